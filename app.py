@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""CDK app: reads the profile, builds the stacks, passes objects between them."""
+
+import os
+
+from config.toolchain import use_project_node
+
+use_project_node()
+
+import aws_cdk as cdk  # noqa: E402
+
+from posture.checks import register_packs  # noqa: E402
+from config import get_profile  # noqa: E402
+from stacks.data_lake import DataLakeStack  # noqa: E402
+from stacks.network import NetworkStack  # noqa: E402
+
+app = cdk.App()
+profile = get_profile(app.node.try_get_context("profile"))
+env = cdk.Environment(account=profile.account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=profile.region)
+common = {"profile": profile, "env": env}
+prefix = f"mlops-{profile.name}"
+
+network = NetworkStack(app, f"{prefix}-network", description="ML platform network: VPC, endpoints, flow logs", **common)
+data_lake = DataLakeStack(app, f"{prefix}-data-lake", description="ML platform data lake: keys and zone buckets", **common)
+
+register_packs(app)
+app.synth()

@@ -1,0 +1,5 @@
+"""Typed deployment profiles (see ``profiles.py``)."""
+
+from config.profiles import DEFAULT_PROFILE, PROFILES, LifecycleSettings, Profile, ProfileError, get_profile
+
+__all__ = ["DEFAULT_PROFILE", "PROFILES", "LifecycleSettings", "Profile", "ProfileError", "get_profile"]

@@ -1,0 +1,190 @@
+"""Deployment profiles: one typed, validated record per environment.
+
+Profiles differ in numbers, not in shape. Every value a stack needs to decide
+something at synth time lives here, so synth never looks anything up.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+DEFAULT_PROFILE = "dev"
+
+# The values CloudWatch Logs accepts for a log group's retention, in days.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
+    731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+REMOVAL_POLICIES = ("destroy", "retain")
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
+
+
+class ProfileError(ValueError):
+    """A profile value is out of range; the message names the key and what is allowed."""
+
+    def __init__(self, profile: str, key: str, value: object, allowed: str) -> None:
+        super().__init__(f"profile '{profile}': key '{key}' is {value!r}; allowed: {allowed}")
+        self.profile = profile
+        self.key = key
+
+
+@dataclass(frozen=True, kw_only=True)
+class LifecycleSettings:
+    """How long object versions live and when cold data moves to cheaper tiers."""
+
+    noncurrent_version_expiry_days: int
+    infrequent_access_after_days: int
+    glacier_after_days: int
+    abort_incomplete_upload_days: int = 7
+    access_log_expiry_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """Everything that differs between environments.
+
+    ``account`` may be None: the account then comes from ``CDK_DEFAULT_ACCOUNT``
+    (what the CDK CLI sets from your credentials) or stays unresolved, which is
+    fine for synth. ``region`` and ``availability_zones`` are always explicit so
+    that synth needs no lookup.
+    """
+
+    name: str
+    account: str | None
+    region: str
+    availability_zones: tuple[str, ...]
+    vpc_cidr: str
+    # NAT gateways give workloads an internet path; 0 means none at all.
+    nat_gateways: int
+    log_retention_days: int
+    removal_policy: Literal["destroy", "retain"]
+    termination_protection: bool
+    lifecycle: LifecycleSettings
+    owner: str
+    cost_centre: str
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    @property
+    def internet_egress(self) -> bool:
+        return self.nat_gateways > 0
+
+    @property
+    def retain_data(self) -> bool:
+        return self.removal_policy == "retain"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {
+            "project": "mlops-reference",
+            "profile": self.name,
+            "owner": self.owner,
+            "cost-centre": self.cost_centre,
+            **self.extra_tags,
+        }
+
+    def _fail(self, key: str, value: object, allowed: str) -> None:
+        raise ProfileError(self.name, key, value, allowed)
+
+    def _validate(self) -> None:
+        if self.account is not None and not _ACCOUNT.match(self.account):
+            self._fail("account", self.account, "a 12-digit AWS account id or None")
+        if not _REGION.match(self.region):
+            self._fail("region", self.region, "an AWS region name such as 'eu-west-1'")
+        azs = self.availability_zones
+        if not 2 <= len(azs) <= 3 or len(set(azs)) != len(azs):
+            self._fail("availability_zones", azs, "2 or 3 distinct zones")
+        for az in azs:
+            if not re.fullmatch(re.escape(self.region) + r"[a-z]", az):
+                self._fail("availability_zones", az, f"zones of region {self.region}, such as '{self.region}a'")
+        try:
+            network = ipaddress.ip_network(self.vpc_cidr)
+        except ValueError:
+            self._fail("vpc_cidr", self.vpc_cidr, "an IPv4 CIDR block such as '10.20.0.0/16'")
+        if network.version != 4 or not 16 <= network.prefixlen <= 20 or not network.is_private:
+            self._fail("vpc_cidr", self.vpc_cidr, "a private IPv4 block from /16 to /20")
+        if not 0 <= self.nat_gateways <= len(azs):
+            self._fail("nat_gateways", self.nat_gateways, f"0 (no internet path) to {len(azs)} (one per zone)")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            self._fail("log_retention_days", self.log_retention_days, f"one of {LOG_RETENTION_DAYS}")
+        if self.removal_policy not in REMOVAL_POLICIES:
+            self._fail("removal_policy", self.removal_policy, f"one of {REMOVAL_POLICIES}")
+        if self.termination_protection and not self.retain_data:
+            self._fail("termination_protection", True, "True only with removal_policy 'retain'")
+        lc = self.lifecycle
+        for f in fields(lc):
+            value = getattr(lc, f.name)
+            if not isinstance(value, int) or value < 1:
+                self._fail(f"lifecycle.{f.name}", value, "a whole number of days >= 1")
+        # S3 requires 30 days in STANDARD before STANDARD_IA, and 30 more before
+        # a later transition is worth the minimum-storage charge.
+        if lc.infrequent_access_after_days < 30:
+            self._fail("lifecycle.infrequent_access_after_days", lc.infrequent_access_after_days, ">= 30")
+        if lc.glacier_after_days < lc.infrequent_access_after_days + 30:
+            self._fail(
+                "lifecycle.glacier_after_days",
+                lc.glacier_after_days,
+                f">= infrequent_access_after_days + 30 ({lc.infrequent_access_after_days + 30})",
+            )
+        for key, value in (("owner", self.owner), ("cost_centre", self.cost_centre), *self.extra_tags.items()):
+            if not isinstance(value, str) or not _TAG_VALUE.match(value):
+                self._fail(key, value, "1-256 characters of letters, digits, spaces and _.:/=+-@")
+
+
+PROFILES: dict[str, Profile] = {
+    "dev": Profile(
+        name="dev",
+        account=None,
+        region="eu-west-1",
+        availability_zones=("eu-west-1a", "eu-west-1b"),
+        vpc_cidr="10.20.0.0/16",
+        nat_gateways=0,
+        log_retention_days=30,
+        removal_policy="destroy",
+        termination_protection=False,
+        lifecycle=LifecycleSettings(
+            noncurrent_version_expiry_days=30,
+            infrequent_access_after_days=30,
+            glacier_after_days=90,
+            access_log_expiry_days=90,
+        ),
+        owner="ml-platform",
+        cost_centre="ml-dev",
+    ),
+    "prod": Profile(
+        name="prod",
+        account=None,
+        region="eu-west-1",
+        availability_zones=("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+        vpc_cidr="10.40.0.0/16",
+        nat_gateways=0,
+        log_retention_days=365,
+        removal_policy="retain",
+        termination_protection=True,
+        lifecycle=LifecycleSettings(
+            noncurrent_version_expiry_days=90,
+            infrequent_access_after_days=60,
+            glacier_after_days=180,
+            access_log_expiry_days=400,
+        ),
+        owner="ml-platform",
+        cost_centre="ml-prod",
+    ),
+}
+
+
+def get_profile(name: str | None) -> Profile:
+    """Return the profile called ``name`` (``dev`` when None)."""
+    key = name or DEFAULT_PROFILE
+    if key not in PROFILES:
+        raise ProfileError(key, "profile", key, f"one of {sorted(PROFILES)}")
+    return PROFILES[key]

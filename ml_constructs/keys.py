@@ -1,0 +1,120 @@
+"""Customer-managed KMS keys whose policies name the AWS services that use them."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+# What a service needs to write and read data it encrypts with the key.
+_DATA_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:DescribeKey"]
+
+
+class ServiceKey(Construct):
+    """A symmetric KMS key with yearly rotation and narrow service-principal grants.
+
+    The key policy keeps CDK's default (the account administers the key, and
+    IAM policies grant use to roles). Services that call KMS as themselves are
+    added with the ``allow_*`` methods, each scoped to this account and region.
+
+    :param description: shown in the KMS console.
+    :param alias: ``alias/...`` name; part of the interface operators use.
+    :param removal_policy: RETAIN for anything that protects retained data.
+    :param pending_window: days before a deleted key is gone (default 30).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        description: str,
+        alias: str,
+        removal_policy: RemovalPolicy,
+        pending_window: Duration = Duration.days(30),
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.kms_key = kms.Key(
+            self,
+            "Key",
+            description=description,
+            alias=alias,
+            enable_key_rotation=True,
+            pending_window=pending_window,
+            removal_policy=removal_policy,
+        )
+
+    @property
+    def _stack(self) -> Stack:
+        return Stack.of(self)
+
+    def allow_cloudwatch_logs(self) -> None:
+        """Let CloudWatch Logs encrypt this account's log groups in this region."""
+        stack = self._stack
+        self.kms_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsEncryptLogGroups",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+                        )
+                    }
+                },
+            )
+        )
+
+    def allow_cloudtrail(self) -> None:
+        """Let CloudTrail encrypt the trails of this account, and nothing else."""
+        stack = self._stack
+        trail_arns = f"arn:{stack.partition}:cloudtrail:*:{stack.account}:trail/*"
+        self.kms_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailEncryptTrails",
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_arns},
+                },
+            )
+        )
+        self.kms_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailDescribeKey",
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:DescribeKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+
+    def allow_services(self, sid: str, services: list[str]) -> None:
+        """Let AWS services (``firehose``, ``glue``, ``sagemaker``) use the key for this account only.
+
+        Grants they create must be for AWS resources, so a service can attach
+        the key to a job or endpoint volume but never hand it to a person.
+        """
+        stack = self._stack
+        principals = [iam.ServicePrincipal(f"{s}.amazonaws.com") for s in services]
+        source = {"StringEquals": {"aws:SourceAccount": stack.account}}
+        self.kms_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"{sid}Use", principals=principals, actions=_DATA_ACTIONS, resources=["*"], conditions=source
+            )
+        )
+        self.kms_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"{sid}Grants",
+                principals=principals,
+                actions=["kms:CreateGrant"],
+                resources=["*"],
+                conditions={**source, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+

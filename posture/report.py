@@ -1,0 +1,130 @@
+"""Read a synthesized cloud assembly's posture and print a summary.
+
+``python -m posture.report cdk.out`` prints findings and acknowledgments per
+pack and per stack, and exits 1 on any unacknowledged error (or when the
+assembly has no templates at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from posture import PACK_NAMES
+
+ACK_METADATA = "aws:cdk:acknowledged-rules"
+REPORT_FILE = "validation-report.json"
+
+
+@dataclass(frozen=True)
+class Finding:
+    pack: str
+    rule: str
+    severity: str
+    path: str
+    description: str
+
+    @property
+    def stack(self) -> str:
+        return self.path.split("/", 1)[0]
+
+
+@dataclass
+class Posture:
+    stacks: list[str]
+    findings: list[Finding] = field(default_factory=list)
+    # (stack, construct path, rule id, reason)
+    acknowledgments: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def findings_for(self, stack: str) -> list[Finding]:
+        return [f for f in self.findings if f.stack == stack]
+
+
+def _pack_of(rule: str) -> str:
+    """The pack a rule id belongs to, spelled as the report names plugins."""
+    rule = rule.removeprefix("Annotation::")
+    if "::" in rule:
+        return rule.split("::", 1)[0]
+    return next((pack for pack in PACK_NAMES if rule.startswith(f"{pack}-")), rule.split("-", 1)[0])
+
+
+def read_posture(outdir: str | Path) -> Posture:
+    """Collect findings from the validation report and acknowledgments from stack metadata."""
+    outdir = Path(outdir)
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    stacks = sorted(
+        name for name, art in manifest.get("artifacts", {}).items() if art.get("type") == "aws:cloudformation:stack"
+    )
+    posture = Posture(stacks=stacks)
+    report_file = outdir / REPORT_FILE
+    if report_file.exists():
+        report = json.loads(report_file.read_text())
+        for plugin in report.get("pluginReports", []):
+            for violation in plugin.get("violations", []):
+                for construct in violation.get("violatingConstructs", []):
+                    posture.findings.append(
+                        Finding(
+                            pack=plugin["pluginName"].replace(" ", "-"),
+                            rule=violation["ruleName"],
+                            severity=violation.get("severity", "error"),
+                            path=construct["constructPath"],
+                            description=violation.get("description", ""),
+                        )
+                    )
+    for name in stacks:
+        artifact = manifest["artifacts"][name]
+        meta = dict(artifact.get("metadata", {}))
+        if artifact.get("additionalMetadataFile"):
+            meta.update(json.loads((outdir / artifact["additionalMetadataFile"]).read_text()))
+        for path, entries in meta.items():
+            for entry in entries:
+                if entry.get("type") == ACK_METADATA:
+                    for rule, reason in entry["data"].items():
+                        posture.acknowledgments.append((name, path, rule.removeprefix("Annotation::"), reason))
+    return posture
+
+
+def summary(posture: Posture) -> str:
+    lines = ["Security posture (cdk-nag packs: " + ", ".join(PACK_NAMES) + ")"]
+    by_pack_err = Counter(f.pack for f in posture.errors)
+    by_pack_warn = Counter(f.pack for f in posture.findings if f.severity != "error")
+    by_pack_ack = Counter(_pack_of(rule) for _, _, rule, _ in posture.acknowledgments)
+    packs = list(PACK_NAMES) + sorted((set(by_pack_err) | set(by_pack_warn) | set(by_pack_ack)) - set(PACK_NAMES))
+    lines.append(f"  {'pack':<24}{'errors':>8}{'warnings':>10}{'acknowledged':>14}")
+    for pack in packs:
+        lines.append(f"  {pack:<24}{by_pack_err[pack]:>8}{by_pack_warn[pack]:>10}{by_pack_ack[pack]:>14}")
+    lines.append(f"  {'stack':<40}{'errors':>8}{'acknowledged':>14}")
+    for stack in posture.stacks:
+        errors = sum(1 for f in posture.findings_for(stack) if f.severity == "error")
+        acks = sum(1 for s, *_ in posture.acknowledgments if s == stack)
+        lines.append(f"  {stack:<40}{errors:>8}{acks:>14}")
+    for f in posture.errors:
+        lines.append(f"  UNACKNOWLEDGED {f.rule} at {f.path}: {f.description[:160]}")
+    verdict = "FAIL" if posture.errors or not posture.stacks else "PASS"
+    lines.append(f"Posture: {verdict} ({len(posture.errors)} unacknowledged errors, "
+                 f"{len(posture.acknowledgments)} acknowledgments, {len(posture.stacks)} stacks)")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("outdir", nargs="?", default="cdk.out")
+    args = parser.parse_args(argv)
+    if not (Path(args.outdir) / "manifest.json").exists():
+        print(f"Posture: FAIL (no cloud assembly in {args.outdir}; synth did not get that far)")
+        return 1
+    posture = read_posture(args.outdir)
+    print(summary(posture))
+    return 1 if posture.errors or not posture.stacks else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Deployment units of the reference architecture, one module per stack."""

@@ -44,6 +44,7 @@ posture: ## report on an existing cdk.out without synthesizing again
 	$(PY) -m posture.report $(OUT)
 
 test: install
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 lint: install

@@ -9,8 +9,8 @@ use_project_node()
 
 import aws_cdk as cdk  # noqa: E402
 
-from posture.checks import register_packs  # noqa: E402
 from config import get_profile  # noqa: E402
+from posture.checks import register_packs  # noqa: E402
 from stacks.data_lake import DataLakeStack  # noqa: E402
 from stacks.network import NetworkStack  # noqa: E402
 
@@ -21,7 +21,9 @@ common = {"profile": profile, "env": env}
 prefix = f"mlops-{profile.name}"
 
 network = NetworkStack(app, f"{prefix}-network", description="ML platform network: VPC, endpoints, flow logs", **common)
-data_lake = DataLakeStack(app, f"{prefix}-data-lake", description="ML platform data lake: keys and zone buckets", **common)
+data_lake = DataLakeStack(
+    app, f"{prefix}-data-lake", description="ML platform data lake: keys and zone buckets", **common
+)
 
 register_packs(app)
 app.synth()

@@ -16,6 +16,11 @@ REPLICATION_REASON = (
     "recovery from noncurrent versions kept by the lifecycle rules."
 )
 
+_SELF_LOGGING_REASON = (
+    "This is the server access log target; logging it into itself would loop, and every "
+    "API call on it is recorded by CloudTrail."
+)
+
 
 class AccessLogsBucket(Construct):
     """The target of S3 server access logs for the other buckets.
@@ -28,9 +33,7 @@ class AccessLogsBucket(Construct):
     :param removal_policy: what happens to the bucket when its stack goes.
     """
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, expiry_days: int, removal_policy: RemovalPolicy
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, expiry_days: int, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
@@ -51,25 +54,16 @@ class AccessLogsBucket(Construct):
             ],
             removal_policy=removal_policy,
         )
-        acknowledge(
-            self.bucket,
-            "AwsSolutions-S1",
-            "This is the server access log target; logging it into itself would loop, and every "
-            "API call on it is recorded by CloudTrail.",
-        )
+        resource = self.bucket.node.default_child
+        acknowledge(resource, "AwsSolutions-S1", _SELF_LOGGING_REASON)
+        acknowledge_all_packs(resource, "S3BucketLoggingEnabled", _SELF_LOGGING_REASON)
         acknowledge_all_packs(
-            self.bucket,
-            "S3BucketLoggingEnabled",
-            "This is the server access log target; logging it into itself would loop, and every "
-            "API call on it is recorded by CloudTrail.",
-        )
-        acknowledge_all_packs(
-            self.bucket,
+            resource,
             "S3DefaultEncryptionKMS",
             "S3 server access log delivery supports only SSE-S3 on the target bucket; the logs hold "
             "request metadata, not data-lake objects, and the bucket is private and TLS-only.",
         )
-        acknowledge_all_packs(self.bucket, "S3BucketReplicationEnabled", REPLICATION_REASON)
+        acknowledge_all_packs(resource, "S3BucketReplicationEnabled", REPLICATION_REASON)
 
 
 class SecureBucket(Construct):
@@ -140,4 +134,4 @@ class SecureBucket(Construct):
             ],
             removal_policy=removal_policy,
         )
-        acknowledge_all_packs(self.bucket, "S3BucketReplicationEnabled", REPLICATION_REASON)
+        acknowledge_all_packs(self.bucket.node.default_child, "S3BucketReplicationEnabled", REPLICATION_REASON)

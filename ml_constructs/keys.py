@@ -21,7 +21,7 @@ class ServiceKey(Construct):
     :param description: shown in the KMS console.
     :param alias: ``alias/...`` name; part of the interface operators use.
     :param removal_policy: RETAIN for anything that protects retained data.
-    :param pending_window: days before a deleted key is gone (default 30).
+    :param pending_window_days: days before a deleted key is gone (default 30).
     """
 
     def __init__(
@@ -32,7 +32,7 @@ class ServiceKey(Construct):
         description: str,
         alias: str,
         removal_policy: RemovalPolicy,
-        pending_window: Duration = Duration.days(30),
+        pending_window_days: int = 30,
     ) -> None:
         super().__init__(scope, construct_id)
         self.kms_key = kms.Key(
@@ -41,7 +41,7 @@ class ServiceKey(Construct):
             description=description,
             alias=alias,
             enable_key_rotation=True,
-            pending_window=pending_window,
+            pending_window=Duration.days(pending_window_days),
             removal_policy=removal_policy,
         )
 
@@ -61,7 +61,10 @@ class ServiceKey(Construct):
                 conditions={
                     "ArnLike": {
                         "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
                         )
                     }
                 },
@@ -117,4 +120,3 @@ class ServiceKey(Construct):
                 conditions={**source, "Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
-

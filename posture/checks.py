@@ -13,7 +13,9 @@ from constructs import IConstruct
 
 from posture import CFN_VALIDATE, PACK_NAMES
 
-PACKS = dict(zip(PACK_NAMES, (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks), strict=True))
+PACKS = dict(
+    zip(PACK_NAMES, (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks), strict=True)
+)
 
 MIN_REASON_LENGTH = 40
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration
+from aws_cdk import CfnOutput
 from constructs import Construct
 
 from ml_constructs import AccessLogsBucket, SecureBucket, ServiceKey
@@ -33,22 +33,22 @@ class DataLakeStack(PlatformStack):
         profile = self.profile
         removal = self.data_removal_policy
         # A deleted key makes its data unreadable: give operators time to cancel.
-        pending = Duration.days(30 if profile.retain_data else 7)
+        pending = 30 if profile.retain_data else 7
         prefix = f"alias/mlops/{profile.name}"
 
         data = ServiceKey(
             self, "DataKey", description="Data-lake objects", alias=f"{prefix}/data",
-            removal_policy=removal, pending_window=pending,
+            removal_policy=removal, pending_window_days=pending,
         )  # fmt: skip
         data.allow_services("DataServices", ["firehose", "glue", "sagemaker"])
         logs_key = ServiceKey(
             self, "LogsKey", description="CloudWatch log groups", alias=f"{prefix}/logs",
-            removal_policy=removal, pending_window=pending,
+            removal_policy=removal, pending_window_days=pending,
         )  # fmt: skip
         logs_key.allow_cloudwatch_logs()
         audit = ServiceKey(
             self, "AuditKey", description="CloudTrail logs", alias=f"{prefix}/audit",
-            removal_policy=removal, pending_window=pending,
+            removal_policy=removal, pending_window_days=pending,
         )  # fmt: skip
         audit.allow_cloudtrail()
         self.data_key = data.kms_key
@@ -74,5 +74,9 @@ class DataLakeStack(PlatformStack):
         self.curated_bucket = zone("CuratedZone")
         self.artifact_bucket = zone("Artifacts", tier_down=False)
 
-        for name, bucket in (("Raw", self.raw_bucket), ("Curated", self.curated_bucket), ("Artifact", self.artifact_bucket)):
+        for name, bucket in (
+            ("Raw", self.raw_bucket),
+            ("Curated", self.curated_bucket),
+            ("Artifact", self.artifact_bucket),
+        ):
             CfnOutput(self, f"{name}BucketName", value=bucket.bucket_name)

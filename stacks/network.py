@@ -57,9 +57,7 @@ class NetworkStack(PlatformStack):
             )
         ]
         if profile.internet_egress:
-            subnets.insert(
-                0, ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
-            )
+            subnets.insert(0, ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24))
 
         self.vpc = ec2.Vpc(
             self,
@@ -121,7 +119,9 @@ class NetworkStack(PlatformStack):
                 "vpc-flow-logs.amazonaws.com",
                 conditions={
                     "StringEquals": {"aws:SourceAccount": self.account},
-                    "ArnLike": {"aws:SourceArn": self.format_arn(service="ec2", resource="vpc-flow-log", resource_name="*")},
+                    "ArnLike": {
+                        "aws:SourceArn": self.format_arn(service="ec2", resource="vpc-flow-log", resource_name="*")
+                    },
                 },
             ),
             description="Lets VPC Flow Logs write to the flow log group",

@@ -1,0 +1,113 @@
+"""Synthesize each profile once per test session, the way `make synth` does.
+
+Synth runs through the pinned CDK CLI with AWS credentials removed from the
+environment and, where the kernel allows it, inside a network namespace with
+no network at all: every test below reads what a hermetic synth produced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pytest
+
+from config.toolchain import project_node, use_project_node
+from posture.report import Posture, read_posture
+
+ROOT = Path(__file__).resolve().parents[1]
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+PROFILES = ("dev", "prod")
+
+use_project_node()
+
+
+def offline_prefix() -> list[str]:
+    """`unshare -rn` where the kernel lets us make a network namespace, else nothing."""
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
+        return [unshare, "-rn"]
+    return []
+
+
+def hermetic_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+    node = project_node()
+    env.update(
+        CDK_DISABLE_CLI_TELEMETRY="true",
+        AWS_EC2_METADATA_DISABLED="true",
+        JSII_NODE=str(node),
+        PATH=os.pathsep.join([str(node.parent), str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
+    return env
+
+
+def run_synth(
+    outdir: Path, *context: str, offline: bool = True, app: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`cdk synth` of the repo's app (or ``app``), offline where the kernel allows it."""
+    args = [str(CDK), "synth", "--quiet", "--output", str(outdir)]
+    if app:
+        args += ["--app", app]
+    for item in context:
+        args += ["-c", item]
+    prefix = offline_prefix() if offline else []
+    return subprocess.run(prefix + args, cwd=ROOT, env=hermetic_env(), capture_output=True, text=True, timeout=300)
+
+
+@dataclass
+class Assembly:
+    profile: str
+    outdir: Path
+    result: subprocess.CompletedProcess[str]
+    offline: bool
+
+    @cached_property
+    def manifest(self) -> dict:
+        return json.loads((self.outdir / "manifest.json").read_text())
+
+    @cached_property
+    def posture(self) -> Posture:
+        return read_posture(self.outdir)
+
+    def stack_name(self, suffix: str) -> str:
+        return f"mlops-{self.profile}-{suffix}"
+
+    def template(self, suffix: str) -> dict:
+        return json.loads((self.outdir / f"{self.stack_name(suffix)}.template.json").read_text())
+
+    def resources(self, suffix: str, cfn_type: str) -> dict[str, dict]:
+        return {k: v for k, v in self.template(suffix)["Resources"].items() if v["Type"] == cfn_type}
+
+
+@pytest.fixture(scope="session")
+def assemblies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Assembly]:
+    out = {}
+    offline = bool(offline_prefix())
+    for profile in PROFILES:
+        outdir = tmp_path_factory.mktemp(f"cdk-{profile}")
+        result = run_synth(outdir, f"profile={profile}")
+        assert (outdir / "manifest.json").exists(), f"synth of {profile} wrote nothing:\n{result.stderr[-4000:]}"
+        out[profile] = Assembly(profile, outdir, result, offline)
+    return out
+
+
+@pytest.fixture(scope="session")
+def dev(assemblies: dict[str, Assembly]) -> Assembly:
+    return assemblies["dev"]
+
+
+@pytest.fixture(scope="session")
+def prod(assemblies: dict[str, Assembly]) -> Assembly:
+    return assemblies["prod"]
+
+
+@pytest.fixture(params=PROFILES)
+def assembly(request: pytest.FixtureRequest, assemblies: dict[str, Assembly]) -> Assembly:
+    return assemblies[request.param]

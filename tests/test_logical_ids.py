@@ -1,0 +1,35 @@
+"""Stateful resources keep their logical ids: a change here replaces (or orphans) data.
+
+If this test fails, a construct id or its place in the tree changed. Do not
+update the ids below unless you mean to migrate the data (see README).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Assembly
+
+PINNED = {
+    "data-lake": {
+        "DataKey2A0DE9E6": "AWS::KMS::Key",
+        "LogsKeyFE4C4A83": "AWS::KMS::Key",
+        "AuditKey55555D67": "AWS::KMS::Key",
+        "AccessLogsBucketCD784A59": "AWS::S3::Bucket",
+        "RawZoneBucketD23CD850": "AWS::S3::Bucket",
+        "CuratedZoneBucketBB71C901": "AWS::S3::Bucket",
+        "ArtifactsBucket88671897": "AWS::S3::Bucket",
+    },
+    "network": {
+        "FlowLogKey162F5411": "AWS::KMS::Key",
+        "FlowLogGroup3E25AA51": "AWS::Logs::LogGroup",
+    },
+}
+STATEFUL_TYPES = {"AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup"}
+
+
+@pytest.mark.parametrize("stack", sorted(PINNED))
+def test_stateful_logical_ids_are_pinned(assembly: Assembly, stack: str) -> None:
+    resources = assembly.template(stack)["Resources"]
+    actual = {k: v["Type"] for k, v in resources.items() if v["Type"] in STATEFUL_TYPES}
+    assert actual == PINNED[stack]

@@ -1,0 +1,1 @@
+"""Code that runs inside the platform: data generation, the Glue job, pipeline scripts."""

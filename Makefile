@@ -15,13 +15,17 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# Lambda dependencies for the Lambda platform (arm64, Python 3.14), fetched as
+# wheels by pip: no Docker. Synth packages this folder as a layer asset.
+LAYER := $(CURDIR)/.build/lambda-layer
+LAYER_STAMP := $(LAYER)/.built
 CDK := $(CURDIR)/node_modules/.bin/cdk
 
 .PHONY: install synth posture test lint format bench diff deploy destroy clean
 
-install: $(PY_STAMP) $(NODE_STAMP)
+install: $(PY_STAMP) $(NODE_STAMP) $(LAYER_STAMP)
 
-$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(PY_STAMP): requirements.txt requirements-dev.txt requirements-lambda.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check \
 		-r requirements.txt -r requirements-dev.txt -c constraints.txt
@@ -30,6 +34,16 @@ $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
 
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 	$(VENV)/bin/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(LAYER_STAMP): requirements-lambda.txt constraints.txt pipelines/__init__.py pipelines/data/__init__.py pipelines/data/schema.py | $(PY_STAMP)
+	rm -rf $(LAYER) && mkdir -p $(LAYER)/python/pipelines/data
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile --target $(LAYER)/python \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.14 --only-binary=:all: \
+		-r requirements-lambda.txt -c constraints.txt
+	rm -rf $(LAYER)/python/bin
+	cp pipelines/__init__.py $(LAYER)/python/pipelines/
+	cp pipelines/data/__init__.py pipelines/data/schema.py $(LAYER)/python/pipelines/data/
 	touch $@
 
 # The main job: synthesize every stack of the profile and report the posture.
@@ -57,9 +71,11 @@ format: install
 
 bench: install
 	$(PY) bench/synth_bench.py
+	$(PY) bench/lambda_bench.py
+	$(PY) bench/glue_bench.py
 
 diff deploy destroy: install
 	$(CDK) $@ --all -c profile=$(PROFILE) $(ARGS)
 
 clean:
-	rm -rf $(OUT) .pytest_cache
+	rm -rf $(OUT) .pytest_cache .build

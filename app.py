@@ -11,7 +11,9 @@ import aws_cdk as cdk  # noqa: E402
 
 from config import get_profile  # noqa: E402
 from posture.checks import register_packs  # noqa: E402
+from stacks.alerts import AlertsStack  # noqa: E402
 from stacks.data_lake import DataLakeStack  # noqa: E402
+from stacks.ingest import IngestStack  # noqa: E402
 from stacks.network import NetworkStack  # noqa: E402
 
 app = cdk.App()
@@ -22,7 +24,21 @@ prefix = f"mlops-{profile.name}"
 
 network = NetworkStack(app, f"{prefix}-network", description="ML platform network: VPC, endpoints, flow logs", **common)
 data_lake = DataLakeStack(
-    app, f"{prefix}-data-lake", description="ML platform data lake: keys and zone buckets", **common
+    app, f"{prefix}-data-lake", description="ML platform data lake: keys, zone buckets, catalog, ETL", **common
+)
+alerts = AlertsStack(app, f"{prefix}-alerts", description="ML platform alarm topic", **common)
+ingest = IngestStack(
+    app,
+    f"{prefix}-ingest",
+    description="ML platform ingest: Kinesis, validating Firehose, raw zone",
+    vpc=network.vpc,
+    workload_subnets=network.workload_subnets,
+    raw_bucket=data_lake.raw_bucket,
+    raw_ingest_policy=data_lake.raw_ingest_policy,
+    data_key=data_lake.data_key,
+    logs_key=data_lake.logs_key,
+    alarm_topic=alerts.alarm_topic,
+    **common,
 )
 
 register_packs(app)

@@ -1,5 +1,23 @@
 """Typed deployment profiles (see ``profiles.py``)."""
 
-from config.profiles import DEFAULT_PROFILE, PROFILES, LifecycleSettings, Profile, ProfileError, get_profile
+from config.profiles import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    EtlSettings,
+    IngestSettings,
+    LifecycleSettings,
+    Profile,
+    ProfileError,
+    get_profile,
+)
 
-__all__ = ["DEFAULT_PROFILE", "PROFILES", "LifecycleSettings", "Profile", "ProfileError", "get_profile"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "PROFILES",
+    "EtlSettings",
+    "IngestSettings",
+    "LifecycleSettings",
+    "Profile",
+    "ProfileError",
+    "get_profile",
+]

@@ -24,6 +24,9 @@ REMOVAL_POLICIES = ("destroy", "retain")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SCHEDULE = re.compile(r"^(cron\([^)]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 
 
 class ProfileError(ValueError):
@@ -47,6 +50,32 @@ class LifecycleSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class IngestSettings:
+    """Stream retention, Firehose buffering and the alarm thresholds of the ingest path."""
+
+    stream_retention_hours: int
+    buffer_seconds: int
+    buffer_mb: int
+    iterator_age_alarm_seconds: int
+    # Alarm when more than this share of records fails validation over 15 minutes.
+    failed_record_ratio_alarm: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class EtlSettings:
+    """When the raw -> curated workflow runs and on what capacity."""
+
+    # EventBridge schedule expression, for example "cron(0 3 * * ? *)".
+    schedule: str
+    # Start after this many new raw objects, or when the window closes with at least one.
+    batch_size: int
+    batch_window_seconds: int
+    worker_type: Literal["G.1X", "G.2X", "G.4X"]
+    number_of_workers: int
+    timeout_minutes: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     """Everything that differs between environments.
 
@@ -67,6 +96,13 @@ class Profile:
     removal_policy: Literal["destroy", "retain"]
     termination_protection: bool
     lifecycle: LifecycleSettings
+    ingest: IngestSettings
+    etl: EtlSettings
+    # Lake Formation administrators (IAM role or user ARNs) appended to the account's
+    # existing ones; the CDK deployment role is always added so grants can be made.
+    lake_admin_arns: tuple[str, ...] = ()
+    # Email addresses subscribed to the alarm topic (confirmations are sent on deploy).
+    alarm_emails: tuple[str, ...] = ()
     owner: str
     cost_centre: str
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -94,6 +130,10 @@ class Profile:
 
     def _fail(self, key: str, value: object, allowed: str) -> None:
         raise ProfileError(self.name, key, value, allowed)
+
+    def _range(self, key: str, value: object, lo: int, hi: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            self._fail(key, value, f"a whole number from {lo} to {hi}")
 
     def _validate(self) -> None:
         if self.account is not None and not _ACCOUNT.match(self.account):
@@ -135,6 +175,30 @@ class Profile:
                 lc.glacier_after_days,
                 f">= infrequent_access_after_days + 30 ({lc.infrequent_access_after_days + 30})",
             )
+        ing = self.ingest
+        self._range("ingest.stream_retention_hours", ing.stream_retention_hours, 24, 8760)
+        self._range("ingest.buffer_seconds", ing.buffer_seconds, 0, 900)
+        self._range("ingest.buffer_mb", ing.buffer_mb, 1, 128)
+        self._range("ingest.iterator_age_alarm_seconds", ing.iterator_age_alarm_seconds, 60, 86_400)
+        if not 0 < ing.failed_record_ratio_alarm < 1:
+            self._fail("ingest.failed_record_ratio_alarm", ing.failed_record_ratio_alarm, "a fraction between 0 and 1")
+        etl = self.etl
+        if not _SCHEDULE.match(etl.schedule):
+            self._fail("etl.schedule", etl.schedule, "an EventBridge expression: cron(...) or rate(N unit)")
+        self._range("etl.batch_size", etl.batch_size, 1, 100)
+        self._range("etl.batch_window_seconds", etl.batch_window_seconds, 1, 900)
+        if etl.worker_type not in ("G.1X", "G.2X", "G.4X"):
+            self._fail("etl.worker_type", etl.worker_type, "G.1X, G.2X or G.4X")
+        self._range("etl.number_of_workers", etl.number_of_workers, 2, 100)
+        self._range("etl.timeout_minutes", etl.timeout_minutes, 5, 2880)
+        for arn in self.lake_admin_arns:
+            if not _PRINCIPAL_ARN.match(arn):
+                self._fail(
+                    "lake_admin_arns", arn, "IAM role or user ARNs, such as arn:aws:iam::111122223333:role/Admin"
+                )
+        for email in self.alarm_emails:
+            if not _EMAIL.match(email):
+                self._fail("alarm_emails", email, "email addresses")
         for key, value in (("owner", self.owner), ("cost_centre", self.cost_centre), *self.extra_tags.items()):
             if not isinstance(value, str) or not _TAG_VALUE.match(value):
                 self._fail(key, value, "1-256 characters of letters, digits, spaces and _.:/=+-@")
@@ -157,6 +221,21 @@ PROFILES: dict[str, Profile] = {
             glacier_after_days=90,
             access_log_expiry_days=90,
         ),
+        ingest=IngestSettings(
+            stream_retention_hours=24,
+            buffer_seconds=60,
+            buffer_mb=5,
+            iterator_age_alarm_seconds=600,
+            failed_record_ratio_alarm=0.05,
+        ),
+        etl=EtlSettings(
+            schedule="cron(0 3 * * ? *)",
+            batch_size=10,
+            batch_window_seconds=900,
+            worker_type="G.1X",
+            number_of_workers=2,
+            timeout_minutes=60,
+        ),
         owner="ml-platform",
         cost_centre="ml-dev",
     ),
@@ -175,6 +254,21 @@ PROFILES: dict[str, Profile] = {
             infrequent_access_after_days=60,
             glacier_after_days=180,
             access_log_expiry_days=400,
+        ),
+        ingest=IngestSettings(
+            stream_retention_hours=168,
+            buffer_seconds=300,
+            buffer_mb=64,
+            iterator_age_alarm_seconds=300,
+            failed_record_ratio_alarm=0.01,
+        ),
+        etl=EtlSettings(
+            schedule="cron(0 2 * * ? *)",
+            batch_size=50,
+            batch_window_seconds=900,
+            worker_type="G.2X",
+            number_of_workers=10,
+            timeout_minutes=180,
         ),
         owner="ml-platform",
         cost_centre="ml-prod",

@@ -120,3 +120,19 @@ class ServiceKey(Construct):
                 conditions={**source, "Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
+
+    def allow_alarm_publishers(self) -> None:
+        """Let CloudWatch alarms and EventBridge rules publish to topics encrypted with this key."""
+        stack = self._stack
+        self.kms_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlarmPublishers",
+                principals=[
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )

@@ -46,11 +46,16 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
 
 
-def acknowledge_all_packs(scope: IConstruct, check: str, reason: str) -> None:
-    """Acknowledge the same check in every compliance pack that has it.
+COMPLIANCE_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+
+
+def acknowledge_all_packs(
+    scope: IConstruct, check: str, reason: str, packs: tuple[str, ...] = COMPLIANCE_PACKS
+) -> None:
+    """Acknowledge the same check in the compliance packs that have it (default: all three).
 
     HIPAA, NIST and PCI share rule names (``S3BucketReplicationEnabled``);
     one decision, one reason.
     """
-    for pack in PACK_NAMES[1:]:
+    for pack in packs:
         acknowledge(scope, f"{pack}-{check}", reason)

@@ -6,7 +6,13 @@ from aws_cdk import CfnOutput
 from constructs import Construct
 
 from ml_constructs import AccessLogsBucket, SecureBucket, ServiceKey
+from ml_constructs.access import BucketAccessPolicy
 from stacks.base import PlatformStack
+
+# Layout of the raw zone: Firehose writes events and failed records here, the
+# crawler and the ETL job read RAW_EVENTS_PREFIX.
+RAW_EVENTS_PREFIX = "events/"
+RAW_ERRORS_PREFIX = "errors/"
 
 
 class DataLakeStack(PlatformStack):
@@ -73,6 +79,16 @@ class DataLakeStack(PlatformStack):
         self.raw_bucket = zone("RawZone")
         self.curated_bucket = zone("CuratedZone")
         self.artifact_bucket = zone("Artifacts", tier_down=False)
+
+        # Published access patterns; consumers in other stacks attach these to their roles.
+        self.raw_ingest_policy = BucketAccessPolicy(
+            self,
+            "RawIngestAccess",
+            bucket=self.raw_bucket,
+            key=self.data_key,
+            write_prefixes=(RAW_EVENTS_PREFIX, RAW_ERRORS_PREFIX),
+            description="Deliver events (and failed records) into the raw zone",
+        ).policy
 
         for name, bucket in (
             ("Raw", self.raw_bucket),

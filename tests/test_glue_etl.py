@@ -40,7 +40,7 @@ def generated(spark):
 
 
 def test_no_row_is_lost(generated) -> None:
-    rows, result, curated, summary = generated
+    rows, result, _curated, summary = generated
     assert summary["curated_rows"] + summary["rejected_rows"] == len(rows) == summary["input_rows"]
     assert result.rejects.count() == summary["rejected_rows"] > 0
     # every rejected line is one of the inputs, with a reason
@@ -86,7 +86,7 @@ def test_curated_schema_and_encodings(generated) -> None:
 
 
 def test_outliers_are_capped_within_the_fences(generated) -> None:
-    _, result, curated, summary = generated
+    _, _result, curated, summary = generated
     for name in ("monthly_charges", "support_calls", "data_usage_gb"):
         col = summary["columns"][name]
         bounds = curated.agg(F.min(name), F.max(name)).first()

@@ -86,7 +86,12 @@ def _parse(lines: DataFrame) -> DataFrame:
     parsed = lines.withColumn(
         "_r", F.from_json(F.col(LINE), _JSON_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt"})
     )
-    cols = [F.col(LINE_ID), F.col(LINE), F.col("_r._corrupt").alias("_corrupt"), F.col("_r").isNotNull().alias("_parsed")]
+    cols = [
+        F.col(LINE_ID),
+        F.col(LINE),
+        F.col("_r._corrupt").alias("_corrupt"),
+        F.col("_r").isNotNull().alias("_parsed"),
+    ]
     cols += [F.when(~_blank(F.col(f"_r.{n}")), F.trim(F.col(f"_r.{n}"))).alias(n) for n in FIELDS]
     return parsed.select(*cols)
 
@@ -102,7 +107,9 @@ def _reasons() -> Column:
         number = F.col(name).cast("double")
         checks.append(F.when(F.col(name).isNotNull() & number.isNull(), F.lit(f"{name}: not a number")))
         if name in INTEGER_FIELDS:
-            checks.append(F.when(number.isNotNull() & (number != F.floor(number)), F.lit(f"{name}: not a whole number")))
+            checks.append(
+                F.when(number.isNotNull() & (number != F.floor(number)), F.lit(f"{name}: not a whole number"))
+            )
         checks.append(
             F.when(number.isNotNull() & ((number < lo) | (number > hi)), F.lit(f"{name}: outside [{lo}, {hi}]"))
         )
@@ -160,7 +167,13 @@ def _statistics(valid: DataFrame) -> dict:
     stats: dict = {}
     for name in NUMERIC_DOMAIN:
         q = row.get(f"{name}__q") or [None, None, None]
-        stats[name] = {"q1": q[0], "median": q[1], "q3": q[2], "mean": row.get(f"{name}__mean"), "std": row.get(f"{name}__std")}
+        stats[name] = {
+            "q1": q[0],
+            "median": q[1],
+            "q3": q[2],
+            "mean": row.get(f"{name}__mean"),
+            "std": row.get(f"{name}__std"),
+        }
     for name in MODE_IMPUTED:
         top = valid.where(F.col(name).isNotNull()).groupBy(name).count().orderBy(F.desc("count"), F.asc(name)).first()
         stats[name] = {"mode": top[name] if top else CATEGORICAL[name][0]}
@@ -176,7 +189,8 @@ def _impute(df: DataFrame, stats: dict) -> DataFrame:
     for name in MEAN_IMPUTED:
         out = out.withColumn(name, F.coalesce(F.col(name), F.lit(float(round(stats[name]["mean"] or 0.0)))))
     out = out.withColumn(
-        "total_charges", F.coalesce(F.col("total_charges"), F.round(F.col("monthly_charges") * F.col("tenure_months"), 2))
+        "total_charges",
+        F.coalesce(F.col("total_charges"), F.round(F.col("monthly_charges") * F.col("tenure_months"), 2)),
     )
     for name in MODE_IMPUTED:
         out = out.withColumn(name, F.coalesce(F.col(name), F.lit(stats[name]["mode"])))
@@ -293,7 +307,16 @@ def glue_main() -> None:  # pragma: no cover - runs on AWS Glue only
 
     args = getResolvedOptions(
         sys.argv,
-        ["JOB_NAME", "JOB_RUN_ID", "raw_path", "curated_path", "rejects_path", "stats_path", "curated_database", "curated_table"],
+        [
+            "JOB_NAME",
+            "JOB_RUN_ID",
+            "raw_path",
+            "curated_path",
+            "rejects_path",
+            "stats_path",
+            "curated_database",
+            "curated_table",
+        ],
     )
     glue = GlueContext(SparkContext.getOrCreate())
     job = Job(glue)

@@ -1,0 +1,55 @@
+"""Benchmark: Firehose transform throughput on a 1,000-record batch (goal >= 20,000 records/s, one core)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bench")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Bench")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+
+from lambdas.firehose_transform.handler import lambda_handler
+from pipelines.data.generate import generate
+
+GOAL = 20_000
+BATCH = 1_000
+ROUNDS = 20
+
+
+class Context:
+    function_name = "bench"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+
+def main() -> int:
+    lines = list(generate(BATCH, seed=1))
+    event = {
+        "invocationId": "bench",
+        "records": [{"recordId": str(i), "data": base64.b64encode(x.encode()).decode()} for i, x in enumerate(lines)],
+    }
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - the metrics line goes to stdout
+    stdout, sys.stdout = sys.stdout, devnull
+    try:
+        lambda_handler(event, Context())  # warm-up
+        best = float("inf")
+        for _ in range(ROUNDS):
+            start = time.perf_counter()
+            lambda_handler(event, Context())
+            best = min(best, time.perf_counter() - start)
+    finally:
+        sys.stdout = stdout
+    rate = BATCH / best
+    print(f"firehose transform, {BATCH}-record batch (best of {ROUNDS}): {rate:,.0f} records/s "
+          f"(goal >= {GOAL:,}) {'OK' if rate >= GOAL else 'UNDER GOAL'}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

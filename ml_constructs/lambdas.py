@@ -1,0 +1,157 @@
+"""Python Lambda functions the way the platform runs them.
+
+In the VPC's workload subnets with no egress by default, arm64, Python 3.14,
+reserved concurrency, a KMS-encrypted log group with retention, a role with
+written-out permissions (no inline policy), and the dependencies layer built
+by ``make`` (Powertools, pydantic and the shared schema) without Docker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from ml_constructs.iam import ManagedRole, logs_write
+from posture.checks import acknowledge, acknowledge_all_packs
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDAS_DIR = ROOT / "lambdas"
+LAYER_DIR = ROOT / ".build" / "lambda-layer"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+# Creating and cleaning up the function's network interfaces; these EC2 actions
+# take no resource-level scoping (they act before the interface exists).
+_ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+
+
+def dependencies_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The stack's one copy of the dependencies layer."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child("LambdaDependencies")
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    if not (LAYER_DIR / ".built").exists():
+        raise FileNotFoundError(f"{LAYER_DIR} is missing: run `make install` to build the Lambda dependencies layer")
+    return lambda_.LayerVersion(
+        stack,
+        "LambdaDependencies",
+        code=lambda_.Code.from_asset(str(LAYER_DIR), exclude=[".built"]),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+        description="aws-lambda-powertools, pydantic and the platform's shared schema",
+    )
+
+
+class PythonFunction(Construct):
+    """A Lambda function from ``lambdas/<package>``.
+
+    Attributes: ``function``, ``log_group``, ``security_group``, ``role``
+    (a ``ManagedRole``: add statements for what the function calls).
+
+    :param package: folder under ``lambdas/`` holding ``handler.py``.
+    :param description: what the function does.
+    :param vpc: the VPC; ``subnets`` selects where it runs.
+    :param logs_key: key for the log group.
+    :param log_retention: how long its logs are kept.
+    :param removal_policy: for the log group.
+    :param statements: permissions beyond writing its own logs (default none).
+    :param environment: extra environment variables (default none).
+    :param reserved_concurrency: cap on concurrent executions (default 10).
+    :param timeout: default 60 seconds.
+    :param memory_size: default 512 MB.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        package: str,
+        description: str,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        logs_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        statements: list[iam.PolicyStatement] | None = None,
+        environment: dict[str, str] | None = None,
+        reserved_concurrency: int = 10,
+        timeout: Duration = Duration.seconds(60),  # noqa: B008 - immutable value
+        memory_size: int = 512,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not (LAMBDAS_DIR / package / "handler.py").exists():
+            raise FileNotFoundError(f"lambdas/{package}/handler.py not found")
+        self.log_group = logs.LogGroup(
+            self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=removal_policy
+        )
+        self.role = ManagedRole(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=description,
+            statements=[
+                logs_write(self.log_group),
+                iam.PolicyStatement(actions=_ENI_ACTIONS, resources=["*"]),
+                *(statements or []),
+            ],
+        )
+        acknowledge(
+            self.role.policy.node.default_child,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only two statements use '*': the EC2 network-interface actions of a VPC Lambda (the "
+            "interface does not exist yet) and X-Ray trace upload; neither API supports resource-level "
+            "permissions. Every other statement names its resources.",
+        )
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, description=f"{package} Lambda: no ingress", allow_all_outbound=False
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=f"{package}.handler.lambda_handler",
+            code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=["**/__pycache__", "**/*.pyc"]),
+            layers=[dependencies_layer(self)],
+            role=self.role.role,
+            log_group=self.log_group,
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[self.security_group],
+            reserved_concurrent_executions=reserved_concurrency,
+            timeout=timeout,
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": package,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **(environment or {}),
+            },
+        )
+        self.role.add_statements(
+            iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"])
+        )
+        acknowledge_all_packs(
+            self.function.node.default_child,
+            "LambdaDLQ",
+            "Invoked synchronously by its caller, which keeps failed records itself (Firehose error "
+            "prefix); a dead-letter queue only receives asynchronous invocations.",
+            packs=("HIPAA.Security", "NIST.800.53.R5"),
+        )

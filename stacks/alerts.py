@@ -1,0 +1,42 @@
+"""Alerts stack: the encrypted SNS topic every alarm of the platform notifies."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from ml_constructs import ServiceKey
+from stacks.base import PlatformStack
+
+
+class AlertsStack(PlatformStack):
+    """One topic for operators, encrypted with its own key and TLS-only.
+
+    It stands apart from the monitoring stack so that every stack, monitoring
+    included, can alarm into it without a dependency cycle.
+
+    Attributes: ``alarm_topic``.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        key = ServiceKey(
+            self,
+            "TopicKey",
+            description=f"Alarm notifications of the {self.profile.name} ML platform",
+            alias=f"alias/mlops/{self.profile.name}/alerts",
+            removal_policy=self.data_removal_policy,
+        )
+        key.allow_alarm_publishers()
+        self.alarm_topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"ML platform alarms ({self.profile.name})",
+            master_key=key.kms_key,
+            enforce_ssl=True,
+        )
+        for email in self.profile.alarm_emails:
+            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(email))
+        CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)

@@ -23,10 +23,16 @@ common = {"profile": profile, "env": env}
 prefix = f"mlops-{profile.name}"
 
 network = NetworkStack(app, f"{prefix}-network", description="ML platform network: VPC, endpoints, flow logs", **common)
-data_lake = DataLakeStack(
-    app, f"{prefix}-data-lake", description="ML platform data lake: keys, zone buckets, catalog, ETL", **common
-)
 alerts = AlertsStack(app, f"{prefix}-alerts", description="ML platform alarm topic", **common)
+data_lake = DataLakeStack(
+    app,
+    f"{prefix}-data-lake",
+    description="ML platform data lake: keys, zone buckets, Lake Formation, Glue catalog and ETL",
+    vpc=network.vpc,
+    workload_subnets=network.workload_subnets,
+    alarm_topic=alerts.alarm_topic,
+    **common,
+)
 ingest = IngestStack(
     app,
     f"{prefix}-ingest",

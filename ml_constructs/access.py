@@ -43,6 +43,14 @@ def flatten_reference(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def acknowledge_wildcards(policy: iam.ManagedPolicy, resources: list[str], reason: str) -> None:
+    """Acknowledge AwsSolutions-IAM5 for exactly these wildcard resources of ``policy``."""
+    stack = Stack.of(policy)
+    for resource in resources:
+        flat = flatten_reference(stack.resolve(resource))
+        acknowledge(policy.node.default_child, f"AwsSolutions-IAM5[Resource::{flat}]", reason)
+
+
 class BucketAccessPolicy(Construct):
     """A customer-managed policy: read and/or write given prefixes of one bucket with its key.
 
@@ -101,7 +109,4 @@ class BucketAccessPolicy(Construct):
             key_actions |= {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey", "kms:Encrypt"}
         statements.append(iam.PolicyStatement(sid="Key", actions=sorted(key_actions), resources=[key.key_arn]))
         self.policy = iam.ManagedPolicy(self, "Policy", description=description, statements=statements)
-        stack = Stack.of(self)
-        for prefix in prefixes:
-            resource = flatten_reference(stack.resolve(bucket.arn_for_objects(f"{prefix}*")))
-            acknowledge(self.policy.node.default_child, f"AwsSolutions-IAM5[Resource::{resource}]", _PREFIX_REASON)
+        acknowledge_wildcards(self.policy, [bucket.arn_for_objects(f"{p}*") for p in prefixes], _PREFIX_REASON)

@@ -82,6 +82,7 @@ class SecureBucket(Construct):
     :param removal_policy: RETAIN for data that must outlive the stack.
     :param tier_down: move current objects to colder tiers (default True);
         False for buckets read often whatever their age.
+    :param event_bridge: send object events to EventBridge (default False).
     """
 
     def __init__(
@@ -94,6 +95,7 @@ class SecureBucket(Construct):
         lifecycle: LifecycleSettings,
         removal_policy: RemovalPolicy,
         tier_down: bool = True,
+        event_bridge: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         transitions = (
@@ -134,4 +136,10 @@ class SecureBucket(Construct):
             ],
             removal_policy=removal_policy,
         )
+        if event_bridge:
+            # CloudFormation supports this natively; CDK's event_bridge_enabled would add a
+            # custom-resource Lambda to do the same.
+            self.bucket.node.default_child.add_property_override(
+                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+            )
         acknowledge_all_packs(self.bucket.node.default_child, "S3BucketReplicationEnabled", REPLICATION_REASON)

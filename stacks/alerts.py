@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -36,6 +37,15 @@ class AlertsStack(PlatformStack):
             display_name=f"ML platform alarms ({self.profile.name})",
             master_key=key.kms_key,
             enforce_ssl=True,
+        )
+        # EventBridge rules of this account (Glue, SageMaker and pipeline failures) may publish.
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
         )
         for email in self.profile.alarm_emails:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(email))

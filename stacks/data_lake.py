@@ -1,18 +1,27 @@
-"""Data-lake stack (stateful): customer keys and the encrypted zone buckets."""
+"""Data-lake stack (stateful): keys, zone buckets, Lake Formation, Glue catalog and ETL."""
 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_constructs import AccessLogsBucket, SecureBucket, ServiceKey
-from ml_constructs.access import BucketAccessPolicy
+from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
+from ml_constructs.glue_etl import ChurnCatalogAndEtl
+from ml_constructs.iam import ManagedRole
+from ml_constructs.lake import GovernedLake
+from pipelines.data.schema import PII_COLUMNS
 from stacks.base import PlatformStack
 
 # Layout of the raw zone: Firehose writes events and failed records here, the
 # crawler and the ETL job read RAW_EVENTS_PREFIX.
 RAW_EVENTS_PREFIX = "events/"
 RAW_ERRORS_PREFIX = "errors/"
+ATHENA_RESULTS_PREFIX = "athena-results/"
 
 
 class DataLakeStack(PlatformStack):
@@ -30,11 +39,26 @@ class DataLakeStack(PlatformStack):
     ``curated_bucket``, ``artifact_bucket`` (models, pipeline outputs,
     monitoring baselines and data capture; not tiered down, it is read by age).
 
+    Governance and processing: ``lake`` (Lake Formation settings, registered
+    raw and curated locations, grants), ``etl`` (Glue databases, the curated
+    table, crawler, ETL job, data-quality rules, workflow and triggers), and
+    an analyst role with an Athena workgroup that sees the curated table
+    without its PII columns.
+
     Construct ids here fix the logical ids of stateful resources; renaming one
     replaces the resource (tests pin them).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        workload_subnets: ec2.SubnetSelection,
+        alarm_topic: sns.ITopic,
+        **kwargs,
+    ) -> None:
         super().__init__(scope, construct_id, stateful=True, **kwargs)
         profile = self.profile
         removal = self.data_removal_policy
@@ -65,7 +89,7 @@ class DataLakeStack(PlatformStack):
             self, "AccessLogs", expiry_days=profile.lifecycle.access_log_expiry_days, removal_policy=removal
         ).bucket
 
-        def zone(construct_id: str, *, tier_down: bool = True):
+        def zone(construct_id: str, *, tier_down: bool = True, event_bridge: bool = False):
             return SecureBucket(
                 self,
                 construct_id,
@@ -74,10 +98,12 @@ class DataLakeStack(PlatformStack):
                 lifecycle=profile.lifecycle,
                 removal_policy=removal,
                 tier_down=tier_down,
+                event_bridge=event_bridge,
             ).bucket
 
-        self.raw_bucket = zone("RawZone")
-        self.curated_bucket = zone("CuratedZone")
+        # Object events from raw start the ETL workflow; from curated, retraining.
+        self.raw_bucket = zone("RawZone", event_bridge=True)
+        self.curated_bucket = zone("CuratedZone", event_bridge=True)
         self.artifact_bucket = zone("Artifacts", tier_down=False)
 
         # Published access patterns; consumers in other stacks attach these to their roles.
@@ -90,9 +116,122 @@ class DataLakeStack(PlatformStack):
             description="Deliver events (and failed records) into the raw zone",
         ).policy
 
+        prefix = f"mlops_{profile.name}"
+        self.lake = GovernedLake(
+            self,
+            "Governance",
+            admin_arns=profile.lake_admin_arns,
+            locations={"Raw": (self.raw_bucket, self.data_key), "Curated": (self.curated_bucket, self.data_key)},
+        )
+        self.etl = ChurnCatalogAndEtl(
+            self,
+            "ChurnEtl",
+            prefix=prefix,
+            lake=self.lake,
+            raw_bucket=self.raw_bucket,
+            curated_bucket=self.curated_bucket,
+            artifact_bucket=self.artifact_bucket,
+            data_key=self.data_key,
+            logs_key=self.logs_key,
+            vpc=vpc,
+            subnets=workload_subnets,
+            settings=profile.etl,
+            raw_events_prefix=RAW_EVENTS_PREFIX,
+            alarm_topic=alarm_topic,
+        )
+        self.analyst_role = self._analyst_access(prefix.replace("_", "-"))
+
         for name, bucket in (
             ("Raw", self.raw_bucket),
             ("Curated", self.curated_bucket),
             ("Artifact", self.artifact_bucket),
         ):
             CfnOutput(self, f"{name}BucketName", value=bucket.bucket_name)
+
+    def _analyst_access(self, name: str) -> iam.IRole:
+        """An MFA-only role that queries the curated table in Athena, PII columns excluded."""
+        workgroup = athena.CfnWorkGroup(
+            self,
+            "AnalystWorkGroup",
+            name=f"{name}-analysts",
+            description="Exploratory analysis of the curated zone; results encrypted, settings enforced",
+            state="ENABLED",
+            recursive_delete_option=not self.profile.retain_data,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=100 * 1024**3,
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=self.artifact_bucket.s3_url_for_object(ATHENA_RESULTS_PREFIX),
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_KMS", kms_key=self.data_key.key_arn
+                    ),
+                ),
+            ),
+        )
+        workgroup_arn = self.format_arn(service="athena", resource="workgroup", resource_name=workgroup.name)
+        curated = self.etl.curated_database
+        role = ManagedRole(
+            self,
+            "AnalystRole",
+            assumed_by=iam.AccountPrincipal(self.account).with_conditions(
+                {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+            ),
+            description="Analysts: Athena queries on the curated table (no PII columns)",
+            statements=[
+                iam.PolicyStatement(
+                    sid="Athena",
+                    actions=[
+                        "athena:StartQueryExecution",
+                        "athena:StopQueryExecution",
+                        "athena:GetQueryExecution",
+                        "athena:GetQueryResults",
+                        "athena:GetWorkGroup",
+                        "athena:ListQueryExecutions",
+                    ],
+                    resources=[workgroup_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="Catalog",
+                    actions=[
+                        "glue:GetDatabase",
+                        "glue:GetTable",
+                        "glue:GetTables",
+                        "glue:GetPartition",
+                        "glue:GetPartitions",
+                    ],
+                    resources=[
+                        self.format_arn(service="glue", resource="catalog"),
+                        self.format_arn(service="glue", resource="database", resource_name=curated),
+                        self.format_arn(
+                            service="glue", resource="table", resource_name=f"{curated}/{self.etl.curated_table}"
+                        ),
+                    ],
+                ),
+                iam.PolicyStatement(sid="LakeFormation", actions=["lakeformation:GetDataAccess"], resources=["*"]),
+            ],
+        )
+        acknowledge_wildcards(
+            role.policy, ["*"], "lakeformation:GetDataAccess has no resource-level permissions; Lake Formation "
+            "authorizes each table and column by grant."
+        )  # fmt: skip
+        role.iam_role.add_managed_policy(
+            BucketAccessPolicy(
+                self, "AnalystResultsAccess", bucket=self.artifact_bucket, key=self.data_key,
+                read_prefixes=(ATHENA_RESULTS_PREFIX,), write_prefixes=(ATHENA_RESULTS_PREFIX,),
+                description="Analysts: Athena query results",
+            ).policy
+        )  # fmt: skip
+        analyst = role.iam_role.role_arn
+        self.lake.grant("AnalystCuratedDatabase", principal_arn=analyst, database=curated, permissions=["DESCRIBE"])
+        table_grant = self.lake.grant(
+            "AnalystCuratedTable",
+            principal_arn=analyst,
+            database=curated,
+            table=self.etl.curated_table,
+            excluded_columns=PII_COLUMNS,
+            permissions=["SELECT"],
+        )
+        table_grant.add_dependency(self.etl.table)
+        CfnOutput(self, "AnalystWorkGroupName", value=workgroup.name)
+        return role.iam_role

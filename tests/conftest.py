@@ -61,6 +61,14 @@ def run_synth(
     return subprocess.run(prefix + args, cwd=ROOT, env=hermetic_env(), capture_output=True, text=True, timeout=300)
 
 
+def app_with_project_flags(**context: object):
+    """An in-process App with cdk.json's feature flags, for shape tests without the packs."""
+    import aws_cdk as cdk
+
+    flags = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return cdk.App(context={**flags, **context})
+
+
 @dataclass
 class Assembly:
     profile: str

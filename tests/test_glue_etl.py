@@ -8,8 +8,8 @@ import pytest
 from pyspark.sql import functions as F
 
 from pipelines.data.generate import FaultRates, generate
-from pipelines.data.schema import CATEGORICAL
-from pipelines.glue.churn_etl import MODE_IMPUTED, run_local, spark_session, summarize, transform
+from pipelines.data.schema import CATEGORICAL, MODE_IMPUTED, PARTITION_KEYS, curated_columns
+from pipelines.glue.churn_etl import run_local, spark_session, summarize, transform
 
 GOOD = {
     "customer_id": "C1", "event_time": "2026-03-01T10:00:00Z", "signup_date": "2025-01-15", "age": 40,
@@ -68,6 +68,10 @@ def test_curated_has_no_nulls_where_imputed(generated) -> None:
 def test_curated_keys_are_unique(generated) -> None:
     curated = generated[2]
     assert curated.count() == curated.select("customer_id", "event_time").distinct().count()
+
+
+def test_curated_output_matches_the_declared_table(generated) -> None:
+    assert generated[2].dtypes == [*curated_columns(), *PARTITION_KEYS]
 
 
 def test_curated_schema_and_encodings(generated) -> None:

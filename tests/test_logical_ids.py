@@ -19,13 +19,27 @@ PINNED = {
         "RawZoneBucketD23CD850": "AWS::S3::Bucket",
         "CuratedZoneBucketBB71C901": "AWS::S3::Bucket",
         "ArtifactsBucket88671897": "AWS::S3::Bucket",
+        "ChurnEtlRawDatabase07F2ED5E": "AWS::Glue::Database",
+        "ChurnEtlCuratedDatabase6FBC9650": "AWS::Glue::Database",
+        "ChurnEtlCuratedTable3BE4DE42": "AWS::Glue::Table",
     },
     "network": {
         "FlowLogKey162F5411": "AWS::KMS::Key",
         "FlowLogGroup3E25AA51": "AWS::Logs::LogGroup",
     },
+    "alerts": {
+        "TopicKeyAA4F1745": "AWS::KMS::Key",
+    },
+    "ingest": {
+        "EventStream271A91DB": "AWS::Kinesis::Stream",
+        "TransformLogs6C6200D4": "AWS::Logs::LogGroup",
+        "DeliveryLogsAB0E43B0": "AWS::Logs::LogGroup",
+    },
 }
-STATEFUL_TYPES = {"AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup"}
+STATEFUL_TYPES = {
+    "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::Kinesis::Stream",
+    "AWS::Glue::Database", "AWS::Glue::Table",
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("stack", sorted(PINNED))

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 
 from config import PROFILES
 from stacks.network import INTERFACE_ENDPOINTS, NetworkStack
-from tests.conftest import Assembly
+from tests.conftest import Assembly, app_with_project_flags
 
 REQUIRED_ENDPOINTS = {
     "sagemaker.api", "sagemaker.runtime", "sts", "logs", "monitoring", "kms",
@@ -111,7 +111,7 @@ def test_flow_log_role_has_no_inline_policy(assembly: Assembly) -> None:
 def nat_template() -> Template:
     """A profile that asks for an internet path (built without the packs, to inspect shape only)."""
     profile = dataclasses.replace(PROFILES["dev"], nat_gateways=2)
-    app = cdk.App()
+    app = app_with_project_flags()
     stack = NetworkStack(
         app, "Nat", profile=profile, env=cdk.Environment(region=profile.region), description="nat variant"
     )

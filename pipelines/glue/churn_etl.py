@@ -27,23 +27,18 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 try:  # in the repo
-    from pipelines.data.schema import CATEGORICAL, FIELDS, INTEGER_FIELDS, LABEL, NUMERIC_DOMAIN, REQUIRED
+    from pipelines.data import schema
 except ImportError:  # on Glue, schema.py ships as --extra-py-files
-    from schema import CATEGORICAL, FIELDS, INTEGER_FIELDS, LABEL, NUMERIC_DOMAIN, REQUIRED
+    import schema
+
+CATEGORICAL, FIELDS, INTEGER_FIELDS = schema.CATEGORICAL, schema.FIELDS, schema.INTEGER_FIELDS
+LABEL, NUMERIC_DOMAIN, REQUIRED = schema.LABEL, schema.NUMERIC_DOMAIN, schema.REQUIRED
+MEDIAN_IMPUTED, MEAN_IMPUTED, MODE_IMPUTED = schema.MEDIAN_IMPUTED, schema.MEAN_IMPUTED, schema.MODE_IMPUTED
+CAPPED, SCALED = schema.CAPPED, schema.SCALED
 
 LINE = "value"
 LINE_ID = "_line_id"
-PARTITIONS = ("event_year", "event_month")
-
-# Imputation chosen per column: counts and skewed amounts take the median,
-# roughly symmetric ones the mean, categories the mode; total_charges follows
-# from its definition (monthly charge x tenure) where it is missing.
-MEDIAN_IMPUTED = ("support_calls", "data_usage_gb")
-MEAN_IMPUTED = ("age",)
-MODE_IMPUTED = ("payment_method", "internet_service", "region")
-# Heavy-tailed columns capped at the Tukey fences (Q1 - 1.5 IQR, Q3 + 1.5 IQR).
-CAPPED = ("monthly_charges", "support_calls", "data_usage_gb")
-SCALED = ("age", "tenure_months", "monthly_charges", "total_charges", "support_calls", "data_usage_gb")
+PARTITIONS = tuple(name for name, _ in schema.PARTITION_KEYS)
 
 _JSON_SCHEMA = T.StructType(
     [T.StructField(name, T.StringType()) for name in FIELDS] + [T.StructField("_corrupt", T.StringType())]
@@ -182,7 +177,7 @@ def _statistics(valid: DataFrame) -> dict:
 
 def _impute(df: DataFrame, stats: dict) -> DataFrame:
     out = df
-    for name in (*MEDIAN_IMPUTED, *MEAN_IMPUTED, "total_charges", *MODE_IMPUTED):
+    for name in (*MEDIAN_IMPUTED, *MEAN_IMPUTED, *schema.DERIVED_IMPUTED, *MODE_IMPUTED):
         out = out.withColumn(f"{name}_was_missing", F.col(name).isNull().cast("int"))
     for name in MEDIAN_IMPUTED:
         out = out.withColumn(name, F.coalesce(F.col(name), F.lit(stats[name]["median"] or 0.0)))
@@ -226,7 +221,7 @@ def _features(df: DataFrame, stats: dict) -> DataFrame:
     )
     for name, allowed in CATEGORICAL.items():
         for value in allowed:
-            out = out.withColumn(f"{name}_{value.replace('-', '_')}", (F.col(name) == value).cast("int"))
+            out = out.withColumn(schema.one_hot_column(name, value), (F.col(name) == value).cast("int"))
     for name in SCALED:
         mean, std = stats[name]["mean"], stats[name]["std"]
         scale = std if std else 1.0
@@ -255,7 +250,11 @@ def transform(lines: DataFrame, run_id: str = "local") -> EtlResult:
 
     stats = _statistics(unique)
     curated = _features(_cap(_impute(unique, stats), stats), stats).withColumn("run_id", F.lit(run_id))
-    curated = curated.drop(LINE, LINE_ID, "_corrupt", "_parsed", "_reason")
+    # The curated table's contract: exactly these columns, in this order, with these types.
+    curated = curated.select(
+        *(F.col(name).cast(kind) for name, kind in schema.curated_columns()),
+        *(F.col(name).cast(kind) for name, kind in schema.PARTITION_KEYS),
+    )
 
     rejects = (
         invalid.select(LINE, "_reason", LINE_ID)
@@ -297,6 +296,26 @@ def run_local(input_path: str, output_dir: str, spark: SparkSession | None = Non
     return summary
 
 
+def check_quality(frame, context: str) -> None:  # pragma: no cover - runs on AWS Glue only
+    """Evaluate the curated table's DQDL rules; publish results and metrics; raise on a failed rule."""
+    from awsglue.transforms import SelectFromCollection
+    from awsgluedq.transforms import EvaluateDataQuality
+
+    outcomes = EvaluateDataQuality().process_rows(
+        frame=frame,
+        ruleset=schema.CURATED_DQ_RULES,
+        publishing_options={
+            "dataQualityEvaluationContext": context,
+            "enableDataQualityCloudWatchMetrics": True,
+            "enableDataQualityResultsPublishing": True,
+        },
+    )
+    rules = SelectFromCollection.apply(dfc=outcomes, key="ruleOutcomes").toDF()
+    failed = [row["Rule"] for row in rules.where(F.col("Outcome") == "Failed").collect()]
+    if failed:
+        raise RuntimeError(f"curated data failed quality rules, nothing written: {failed}")
+
+
 def glue_main() -> None:  # pragma: no cover - runs on AWS Glue only
     """Entry point on AWS Glue 5: bookmarked read of new raw files, catalog-updating write."""
     from awsglue.context import GlueContext
@@ -335,6 +354,10 @@ def glue_main() -> None:  # pragma: no cover - runs on AWS Glue only
     input_rows = lines.count()
     if input_rows:
         result = transform(lines, run_id=args["JOB_RUN_ID"])
+        curated = DynamicFrame.fromDF(result.curated, glue, "curated")
+        # Quality gate before anything is written: a failed rule fails the run, nothing
+        # lands, and the bookmark stays put, so the same files are read again next run.
+        check_quality(curated, args["dq_ruleset"])
         sink = glue.getSink(
             connection_type="s3",
             path=args["curated_path"],
@@ -345,7 +368,7 @@ def glue_main() -> None:  # pragma: no cover - runs on AWS Glue only
         )
         sink.setFormat("glueparquet", compression="snappy")
         sink.setCatalogInfo(catalogDatabase=args["curated_database"], catalogTableName=args["curated_table"])
-        sink.writeFrame(DynamicFrame.fromDF(result.curated, glue, "curated"))
+        sink.writeFrame(curated)
         result.rejects.write.mode("append").partitionBy("run_id").json(args["rejects_path"])
         summary = summarize(result, input_rows)
         stats = glue.spark_session.createDataFrame([(json.dumps(summary, default=str),)], ["stats"])

@@ -21,7 +21,9 @@ LAYER := $(CURDIR)/.build/lambda-layer
 LAYER_STAMP := $(LAYER)/.built
 CDK := $(CURDIR)/node_modules/.bin/cdk
 
-.PHONY: install synth posture test lint format bench diff deploy destroy clean
+ROWS ?= 100000
+
+.PHONY: install synth posture test lint format bench data etl-local diff deploy destroy clean
 
 install: $(PY_STAMP) $(NODE_STAMP) $(LAYER_STAMP)
 
@@ -74,8 +76,15 @@ bench: install
 	$(PY) bench/lambda_bench.py
 	$(PY) bench/glue_bench.py
 
+# Sample data and the Glue job's logic on this machine (local Spark).
+data: install
+	$(PY) -m pipelines.data.generate --rows $(ROWS) --out data/raw/events.jsonl
+
+etl-local: data
+	$(PY) -m pipelines.glue.churn_etl --input data/raw/events.jsonl --output data/etl
+
 diff deploy destroy: install
 	$(CDK) $@ --all -c profile=$(PROFILE) $(ARGS)
 
 clean:
-	rm -rf $(OUT) .pytest_cache .build
+	rm -rf $(OUT) .pytest_cache .build data

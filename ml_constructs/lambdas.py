@@ -114,9 +114,8 @@ class PythonFunction(Construct):
         acknowledge(
             self.role.policy.node.default_child,
             "AwsSolutions-IAM5[Resource::*]",
-            "Only two statements use '*': the EC2 network-interface actions of a VPC Lambda (the "
-            "interface does not exist yet) and X-Ray trace upload; neither API supports resource-level "
-            "permissions. Every other statement names its resources.",
+            "Only the EC2 network-interface actions of a VPC Lambda use '*': the interface does not "
+            "exist yet, and the API supports no resource-level scoping. Every other statement names its resources.",
         )
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description=f"{package} Lambda: no ingress", allow_all_outbound=False
@@ -138,15 +137,11 @@ class PythonFunction(Construct):
             reserved_concurrent_executions=reserved_concurrency,
             timeout=timeout,
             memory_size=memory_size,
-            tracing=lambda_.Tracing.ACTIVE,
             environment={
                 "POWERTOOLS_SERVICE_NAME": package,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 **(environment or {}),
             },
-        )
-        self.role.add_statements(
-            iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"])
         )
         acknowledge_all_packs(
             self.function.node.default_child,

@@ -127,7 +127,7 @@ class IngestStack(PlatformStack):
                 processors=[
                     firehose.LambdaFunctionProcessor(
                         self.transform.function,
-                        buffer_interval=Duration.seconds(min(settings.buffer_seconds, 60) or 1),
+                        buffer_interval=Duration.seconds(60),  # the processor's minimum
                         buffer_size=Size.mebibytes(1),
                         retries=3,
                     )

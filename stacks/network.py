@@ -9,6 +9,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ml_constructs import ServiceKey
+from ml_constructs.iam import ManagedRole
 from posture.checks import acknowledge
 from stacks.base import PlatformStack
 
@@ -99,20 +100,7 @@ class NetworkStack(PlatformStack):
             retention=self.log_retention,
             removal_policy=self.data_removal_policy,
         )
-        # A managed policy instead of the role's inline default policy; the role is
-        # handed to the flow log without policy updates so nothing adds one back.
-        write_logs = iam.ManagedPolicy(
-            self,
-            "FlowLogWritePolicy",
-            description="Write VPC flow log records to the flow log group",
-            statements=[
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    resources=[self.flow_log_group.log_group_arn],
-                )
-            ],
-        )
-        role = iam.Role(
+        role = ManagedRole(
             self,
             "FlowLogRole",
             assumed_by=iam.ServicePrincipal(
@@ -125,11 +113,16 @@ class NetworkStack(PlatformStack):
                 },
             ),
             description="Lets VPC Flow Logs write to the flow log group",
-            managed_policies=[write_logs],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    resources=[self.flow_log_group.log_group_arn],
+                )
+            ],
         )
         self.vpc.add_flow_log(
             "FlowLog",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group, role.without_policy_updates()),
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group, role.role),
             traffic_type=ec2.FlowLogTrafficType.ALL,
             max_aggregation_interval=ec2.FlowLogMaxAggregationInterval.ONE_MINUTE,
         )

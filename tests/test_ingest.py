@@ -50,7 +50,6 @@ def test_transform_lambda_runs_in_the_vpc_with_limits_and_encrypted_logs(assembl
     assert fn["Handler"] == "firehose_transform.handler.lambda_handler"
     assert len(fn["VpcConfig"]["SubnetIds"]) == len(PROFILES[assembly.profile].availability_zones)
     assert fn["ReservedConcurrentExecutions"] > 0
-    assert fn["TracingConfig"] == {"Mode": "Active"}
     assert fn["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "MlPlatform/Ingest"
     assert len(fn["Layers"]) == 1
     groups = assembly.resources("ingest", "AWS::Logs::LogGroup")

@@ -288,6 +288,8 @@ def run_local(input_path: str, output_dir: str, spark: SparkSession | None = Non
     lines = spark.read.text(input_path)
     input_rows = lines.count()
     result = transform(lines)
+    # Written once, counted once: keep both outputs in memory between the two.
+    result = EtlResult(curated=result.curated.cache(), rejects=result.rejects.cache(), stats=result.stats)
     out = Path(output_dir)
     result.curated.write.mode("overwrite").partitionBy(*PARTITIONS).parquet(str(out / "curated"))
     result.rejects.write.mode("overwrite").json(str(out / "rejects"))

@@ -8,7 +8,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from ml_constructs import ServiceKey
 from stacks.base import PlatformStack
 
 
@@ -23,13 +22,7 @@ class AlertsStack(PlatformStack):
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        key = ServiceKey(
-            self,
-            "TopicKey",
-            description=f"Alarm notifications of the {self.profile.name} ML platform",
-            alias=f"alias/mlops/{self.profile.name}/alerts",
-            removal_policy=self.data_removal_policy,
-        )
+        key = self.service_key("TopicKey", description="Alarm notifications", alias_name="alerts")
         key.allow_alarm_publishers()
         self.alarm_topic = sns.Topic(
             self,

@@ -8,6 +8,7 @@ from constructs import Construct
 
 from config import Profile
 from config.profiles import LOG_RETENTION_DAYS
+from ml_constructs.keys import ServiceKey
 
 _R = logs.RetentionDays
 _RETENTION = dict(
@@ -66,6 +67,21 @@ class PlatformStack(Stack):
     def data_removal_policy(self) -> RemovalPolicy:
         """RETAIN or DESTROY for stateful resources, from the profile."""
         return RemovalPolicy.RETAIN if self.profile.retain_data else RemovalPolicy.DESTROY
+
+    def service_key(self, construct_id: str, *, description: str, alias_name: str) -> ServiceKey:
+        """A rotating customer key named ``alias/mlops/<profile>/<alias_name>``.
+
+        Removal follows the profile; a deleted key makes its data unreadable, so
+        the deletion window is 30 days where data is retained (7 otherwise).
+        """
+        return ServiceKey(
+            self,
+            construct_id,
+            description=f"{description} ({self.profile.name} ML platform)",
+            alias=f"alias/mlops/{self.profile.name}/{alias_name}",
+            removal_policy=self.data_removal_policy,
+            pending_window_days=30 if self.profile.retain_data else 7,
+        )
 
     @property
     def log_retention(self) -> logs.RetentionDays:

@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ml_constructs import AccessLogsBucket, SecureBucket, ServiceKey
+from ml_constructs import AccessLogsBucket, SecureBucket
 from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
 from ml_constructs.glue_etl import ChurnCatalogAndEtl
 from ml_constructs.iam import ManagedRole
@@ -62,24 +62,11 @@ class DataLakeStack(PlatformStack):
         super().__init__(scope, construct_id, stateful=True, **kwargs)
         profile = self.profile
         removal = self.data_removal_policy
-        # A deleted key makes its data unreadable: give operators time to cancel.
-        pending = 30 if profile.retain_data else 7
-        prefix = f"alias/mlops/{profile.name}"
-
-        data = ServiceKey(
-            self, "DataKey", description="Data-lake objects", alias=f"{prefix}/data",
-            removal_policy=removal, pending_window_days=pending,
-        )  # fmt: skip
+        data = self.service_key("DataKey", description="Data-lake objects", alias_name="data")
         data.allow_services("DataServices", ["firehose", "glue", "sagemaker"])
-        logs_key = ServiceKey(
-            self, "LogsKey", description="CloudWatch log groups", alias=f"{prefix}/logs",
-            removal_policy=removal, pending_window_days=pending,
-        )  # fmt: skip
+        logs_key = self.service_key("LogsKey", description="CloudWatch log groups", alias_name="logs")
         logs_key.allow_cloudwatch_logs()
-        audit = ServiceKey(
-            self, "AuditKey", description="CloudTrail logs", alias=f"{prefix}/audit",
-            removal_policy=removal, pending_window_days=pending,
-        )  # fmt: skip
+        audit = self.service_key("AuditKey", description="CloudTrail logs", alias_name="audit")
         audit.allow_cloudtrail()
         self.data_key = data.kms_key
         self.logs_key = logs_key.kms_key

@@ -8,7 +8,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from ml_constructs import ServiceKey
 from ml_constructs.iam import ManagedRole
 from posture.checks import acknowledge
 from stacks.base import PlatformStack
@@ -85,13 +84,7 @@ class NetworkStack(PlatformStack):
         CfnOutput(self, "VpcId", value=self.vpc.vpc_id)
 
     def _flow_logs(self) -> None:
-        key = ServiceKey(
-            self,
-            "FlowLogKey",
-            description=f"VPC flow logs of the {self.profile.name} ML platform",
-            alias=f"alias/mlops/{self.profile.name}/flow-logs",
-            removal_policy=self.data_removal_policy,
-        )
+        key = self.service_key("FlowLogKey", description="VPC flow logs", alias_name="flow-logs")
         key.allow_cloudwatch_logs()
         self.flow_log_group = logs.LogGroup(
             self,

@@ -103,6 +103,9 @@ class Profile:
     lake_admin_arns: tuple[str, ...] = ()
     # Email addresses subscribed to the alarm topic (confirmations are sent on deploy).
     alarm_emails: tuple[str, ...] = ()
+    # Concurrency reserved for each platform Lambda; None reserves none. A new account's
+    # Lambda quota can be as low as 10, with nothing left to reserve: raise the quota first.
+    lambda_reserved_concurrency: int | None = None
     owner: str
     cost_centre: str
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -191,6 +194,8 @@ class Profile:
             self._fail("etl.worker_type", etl.worker_type, "G.1X, G.2X or G.4X")
         self._range("etl.number_of_workers", etl.number_of_workers, 2, 100)
         self._range("etl.timeout_minutes", etl.timeout_minutes, 5, 2880)
+        if self.lambda_reserved_concurrency is not None:
+            self._range("lambda_reserved_concurrency", self.lambda_reserved_concurrency, 1, 1000)
         for arn in self.lake_admin_arns:
             if not _PRINCIPAL_ARN.match(arn):
                 self._fail(
@@ -270,6 +275,7 @@ PROFILES: dict[str, Profile] = {
             number_of_workers=10,
             timeout_minutes=180,
         ),
+        lambda_reserved_concurrency=20,
         owner="ml-platform",
         cost_centre="ml-prod",
     ),

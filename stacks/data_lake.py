@@ -99,6 +99,8 @@ class DataLakeStack(PlatformStack):
             "RawIngestAccess",
             bucket=self.raw_bucket,
             key=self.data_key,
+            # Firehose's documented delivery policy reads back what it writes.
+            read_prefixes=(RAW_EVENTS_PREFIX, RAW_ERRORS_PREFIX),
             write_prefixes=(RAW_EVENTS_PREFIX, RAW_ERRORS_PREFIX),
             description="Deliver events (and failed records) into the raw zone",
         ).policy

@@ -74,7 +74,7 @@ class IngestStack(PlatformStack):
             log_retention=self.log_retention,
             removal_policy=self.data_removal_policy,
             environment={"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE},
-            reserved_concurrency=20,
+            reserved_concurrency=self.profile.lambda_reserved_concurrency,
         )
 
         delivery_logs = logs.LogGroup(

@@ -49,7 +49,7 @@ def test_transform_lambda_runs_in_the_vpc_with_limits_and_encrypted_logs(assembl
     assert fn["Runtime"] == "python3.14" and fn["Architectures"] == ["arm64"]
     assert fn["Handler"] == "firehose_transform.handler.lambda_handler"
     assert len(fn["VpcConfig"]["SubnetIds"]) == len(PROFILES[assembly.profile].availability_zones)
-    assert fn["ReservedConcurrentExecutions"] > 0
+    assert fn.get("ReservedConcurrentExecutions") == PROFILES[assembly.profile].lambda_reserved_concurrency
     assert fn["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "MlPlatform/Ingest"
     assert len(fn["Layers"]) == 1
     groups = assembly.resources("ingest", "AWS::Logs::LogGroup")

@@ -23,7 +23,7 @@ CDK := $(CURDIR)/node_modules/.bin/cdk
 
 ROWS ?= 100000
 
-.PHONY: install synth posture test lint format bench data etl-local diff deploy destroy clean
+.PHONY: install synth posture test lint format bench data etl-local pipeline-local diff deploy destroy clean
 
 install: $(PY_STAMP) $(NODE_STAMP) $(LAYER_STAMP)
 
@@ -82,6 +82,10 @@ data: install
 
 etl-local: data
 	$(PY) -m pipelines.glue.churn_etl --input data/raw/events.jsonl --output data/etl
+
+# The training pipeline's scripts end to end: preprocess, Bayesian HPO, evaluate, gate, register.
+pipeline-local: etl-local
+	$(PY) -m pipelines.training.run_local --curated data/etl/curated --work data/pipeline
 
 diff deploy destroy: install
 	$(CDK) $@ --all -c profile=$(PROFILE) $(ARGS)

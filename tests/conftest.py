@@ -119,3 +119,25 @@ def prod(assemblies: dict[str, Assembly]) -> Assembly:
 @pytest.fixture(params=PROFILES)
 def assembly(request: pytest.FixtureRequest, assemblies: dict[str, Assembly]) -> Assembly:
     return assemblies[request.param]
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for every test that runs the Glue job's logic."""
+    from pipelines.glue.churn_etl import spark_session
+
+    session = spark_session("tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def curated_dir(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ETL's curated Parquet for 8,000 generated events: what the training pipeline reads."""
+    from pipelines.data.generate import write
+    from pipelines.glue.churn_etl import run_local
+
+    work = tmp_path_factory.mktemp("etl")
+    raw = write(work / "raw.jsonl", 8_000, seed=21)
+    run_local(str(raw), str(work / "out"), spark=spark)
+    return work / "out" / "curated"

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from pipelines.data.generate import FaultRates, generate
 from pipelines.data.schema import CATEGORICAL, MODE_IMPUTED, PARTITION_KEYS, curated_columns
-from pipelines.glue.churn_etl import run_local, spark_session, summarize, transform
+from pipelines.glue.churn_etl import run_local, summarize, transform
 
 GOOD = {
     "customer_id": "C1", "event_time": "2026-03-01T10:00:00Z", "signup_date": "2025-01-15", "age": 40,
@@ -21,13 +21,6 @@ GOOD = {
 
 def line(**changes) -> str:
     return json.dumps({**GOOD, **changes})
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = spark_session("churn-etl-tests")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

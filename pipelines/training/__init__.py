@@ -1,0 +1,1 @@
+"""The training pipeline: the scripts its steps run, and its SageMaker definition."""

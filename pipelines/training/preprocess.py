@@ -1,0 +1,105 @@
+"""Preprocess step: curated table -> train / validation / test for built-in XGBoost.
+
+Reads the curated Parquet (partition folders included) or CSV, keeps the model's
+features, splits stratified on the label (70/15/15 by default, seeded), and
+writes CSV with the label first and no header (the built-in algorithm's input),
+plus a header CSV of the training features for the monitoring baseline and an
+exploratory report (class balance, missing rates, skew, correlation with the
+label) that documents the data each model was trained on.
+
+Runs as a SageMaker Processing job (default paths under /opt/ml/processing) and
+on this machine with --input/--output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+try:
+    from pipelines.data.schema import LABEL
+    from pipelines.training.features import FEATURES
+except ImportError:  # in the processing container, next to the modules it ships with
+    from features import FEATURES
+    from schema import LABEL
+
+MIN_ROWS = 100
+
+
+def load_curated(path: Path) -> pd.DataFrame:
+    """Every Parquet file under ``path`` (partition folders included), else every CSV."""
+    if parquet := sorted(path.rglob("*.parquet")):
+        return pd.concat((pd.read_parquet(p) for p in parquet), ignore_index=True)
+    if csv := sorted(path.rglob("*.csv")):
+        return pd.concat((pd.read_csv(p) for p in csv), ignore_index=True)
+    raise FileNotFoundError(f"no Parquet or CSV files under {path}")
+
+
+def explore(frame: pd.DataFrame) -> dict:
+    """What the data looks like: the basis for the feature choices above."""
+    features = frame[list(FEATURES)].astype(float)
+    label = frame[LABEL].astype(float)
+    correlation = features.corrwith(label).fillna(0.0)
+    return {
+        "rows": len(frame),
+        "positive_rate": float(label.mean()),
+        "missing_rate": {c: float(frame[c].isna().mean()) for c in FEATURES if frame[c].isna().any()},
+        "skew": {c: round(float(features[c].skew()), 4) for c in FEATURES if abs(features[c].skew()) > 1},
+        "top_correlations_with_label": {
+            c: round(float(correlation[c]), 4) for c in correlation.abs().sort_values(ascending=False).index[:10]
+        },
+    }
+
+
+def split(frame: pd.DataFrame, validation: float, test: float, seed: int) -> dict[str, pd.DataFrame]:
+    data = frame[[LABEL, *FEATURES]].dropna(subset=[LABEL]).copy()
+    data[LABEL] = data[LABEL].astype(int)
+    data[list(FEATURES)] = data[list(FEATURES)].astype(float).fillna(0.0)
+    if len(data) < MIN_ROWS or data[LABEL].nunique() < 2:
+        raise ValueError(f"need at least {MIN_ROWS} rows with both labels to train; got {len(data)}")
+    train, rest = train_test_split(data, test_size=validation + test, stratify=data[LABEL], random_state=seed)
+    val, tst = train_test_split(rest, test_size=test / (validation + test), stratify=rest[LABEL], random_state=seed)
+    return {"train": train, "validation": val, "test": tst}
+
+
+def run(input_path: Path, output: Path, validation: float = 0.15, test: float = 0.15, seed: int = 7) -> dict:
+    frame = load_curated(input_path)
+    parts = split(frame, validation, test, seed)
+    for name, part in parts.items():
+        (output / name).mkdir(parents=True, exist_ok=True)
+        part.to_csv(output / name / f"{name}.csv", header=False, index=False)
+    (output / "baseline").mkdir(parents=True, exist_ok=True)
+    parts["train"][list(FEATURES)].to_csv(output / "baseline" / "train_features.csv", index=False)
+    report = {
+        "features": list(FEATURES),
+        "label": LABEL,
+        "rows": {name: len(part) for name, part in parts.items()},
+        "eda": explore(frame),
+    }
+    (output / "report").mkdir(parents=True, exist_ok=True)
+    (output / "report" / "preprocess.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--input", type=Path, default=Path("/opt/ml/processing/input"))
+    parser.add_argument("--output", type=Path, default=Path("/opt/ml/processing"))
+    parser.add_argument("--validation-fraction", type=float, default=0.15)
+    parser.add_argument("--test-fraction", type=float, default=0.15)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    report = run(args.input, args.output, args.validation_fraction, args.test_fraction, args.seed)
+    print(json.dumps(report["rows"]))
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Local stand-in for the tuning step: a Bayesian search over XGBoost hyperparameters.
+
+Optuna's TPE sampler (sequential model-based optimization) explores the same
+search space as the SageMaker tuning job (``hyperparameters.SEARCH_SPACE``),
+maximizing validation AUC with early stopping, and writes the best model the
+way the built-in XGBoost container does: ``model.tar.gz`` holding ``xgboost-model``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import xgboost as xgb
+
+from pipelines.training.hyperparameters import SEARCH_SPACE, STATIC
+
+
+def load_split(folder: Path) -> xgb.DMatrix:
+    frame = pd.concat(pd.read_csv(p, header=None) for p in sorted(folder.glob("*.csv")))
+    return xgb.DMatrix(frame.iloc[:, 1:].to_numpy(dtype=float), label=frame.iloc[:, 0].to_numpy(dtype=float))
+
+
+def _params(trial: optuna.Trial) -> dict:
+    params = {}
+    for name, (kind, low, high, scale) in SEARCH_SPACE.items():
+        if kind == "integer":
+            params[name] = trial.suggest_int(name, int(low), int(high))
+        else:
+            params[name] = trial.suggest_float(name, low, high, log=scale == "Logarithmic")
+    return params
+
+
+def train(params: dict, dtrain: xgb.DMatrix, dvalid: xgb.DMatrix, seed: int = 7) -> xgb.Booster:
+    booster_params = {
+        "objective": STATIC["objective"],
+        "eval_metric": STATIC["eval_metric"],
+        "tree_method": STATIC["tree_method"],
+        "seed": seed,
+        "nthread": 1,
+        **params,
+    }
+    return xgb.train(
+        booster_params,
+        dtrain,
+        num_boost_round=STATIC["num_round"],
+        evals=[(dvalid, "validation")],
+        early_stopping_rounds=STATIC["early_stopping_rounds"],
+        verbose_eval=False,
+    )
+
+
+def tune(train_dir: Path, validation_dir: Path, trials: int, seed: int = 7) -> tuple[xgb.Booster, dict]:
+    dtrain, dvalid = load_split(train_dir), load_split(validation_dir)
+    boosters: dict[int, xgb.Booster] = {}
+
+    def objective(trial: optuna.Trial) -> float:
+        booster = train(_params(trial), dtrain, dvalid, seed)
+        boosters[trial.number] = booster
+        return float(booster.best_score)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, n_trials=trials)
+    best = study.best_trial
+    summary = {
+        "strategy": "Bayesian (TPE)",
+        "trials": len(study.trials),
+        "best_validation_auc": best.value,
+        "best_hyperparameters": best.params,
+        "best_iteration": boosters[best.number].best_iteration,
+    }
+    return boosters[best.number], summary
+
+
+def save_model(booster: xgb.Booster, output: Path) -> Path:
+    output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "xgboost-model"
+        booster.save_model(str(model.with_suffix(".json")))
+        model.with_suffix(".json").rename(model)
+        archive = output / "model.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(model, arcname="xgboost-model")
+    return archive
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=Path, required=True)
+    parser.add_argument("--validation", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--trials", type=int, default=20)
+    args = parser.parse_args(argv)
+    booster, summary = tune(args.train, args.validation, args.trials)
+    save_model(booster, args.output)
+    (args.output / "tuning.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())

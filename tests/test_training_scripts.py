@@ -91,7 +91,7 @@ def test_evaluation_report_is_in_sagemaker_model_quality_format(pipeline_run) ->
 
 
 def test_registered_model_is_pending_approval_with_metrics_and_baselines(pipeline_run) -> None:
-    work, result = pipeline_run
+    _work, result = pipeline_run
     target = Path(result["registered"])
     package = json.loads((target / "model_package.json").read_text())
     assert package["ModelApprovalStatus"] == PENDING and package["ModelPackageVersion"] == 1

@@ -19,13 +19,20 @@ NODE_STAMP := node_modules/.installed
 # wheels by pip: no Docker. Synth packages this folder as a layer asset.
 LAYER := $(CURDIR)/.build/lambda-layer
 LAYER_STAMP := $(LAYER)/.built
+# The training steps' code, shipped to SageMaker as one zip (imported from it as is).
+CODE_BUNDLE := $(CURDIR)/.build/pipeline-code
+CODE_BUNDLE_STAMP := $(CODE_BUNDLE)/.built
+TRAINING_MODULES := __init__ features preprocess evaluate baseline metrics
+# The SageMaker SDK v3 (about 1 GB) lives apart: only the pipeline-definition build needs it.
+SDK_VENV := $(CURDIR)/.venv-sdk
+SDK_STAMP := $(SDK_VENV)/.installed
 CDK := $(CURDIR)/node_modules/.bin/cdk
 
 ROWS ?= 100000
 
-.PHONY: install synth posture test lint format bench data etl-local pipeline-local diff deploy destroy clean
+.PHONY: install synth posture test lint format bench data etl-local pipeline-local pipeline-definition diff deploy destroy clean
 
-install: $(PY_STAMP) $(NODE_STAMP) $(LAYER_STAMP)
+install: $(PY_STAMP) $(NODE_STAMP) $(LAYER_STAMP) $(CODE_BUNDLE_STAMP)
 
 $(PY_STAMP): requirements.txt requirements-dev.txt requirements-lambda.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +55,22 @@ $(LAYER_STAMP): requirements-lambda.txt constraints.txt pipelines/__init__.py pi
 	cp pipelines/data/__init__.py pipelines/data/schema.py $(LAYER)/python/pipelines/data/
 	touch $@
 
+$(CODE_BUNDLE_STAMP): pipelines/__init__.py pipelines/data/__init__.py pipelines/data/schema.py $(wildcard pipelines/training/*.py)
+	rm -rf $(CODE_BUNDLE) && mkdir -p $(CODE_BUNDLE)/pipelines/data $(CODE_BUNDLE)/pipelines/training
+	cp pipelines/__init__.py $(CODE_BUNDLE)/pipelines/
+	cp pipelines/data/__init__.py pipelines/data/schema.py $(CODE_BUNDLE)/pipelines/data/
+	cp $(patsubst %,pipelines/training/%.py,$(TRAINING_MODULES)) $(CODE_BUNDLE)/pipelines/training/
+	touch $@
+
+$(SDK_STAMP): requirements-sdk.txt constraints-sdk.txt
+	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sdk.txt -c constraints-sdk.txt
+	touch $@
+
+# Regenerate the checked-in pipeline definition with the SDK (offline; see pipelines/training/definition.py).
+pipeline-definition: $(SDK_STAMP)
+	PYTHONPATH=$(CURDIR) $(SDK_VENV)/bin/python -m pipelines.training.definition
+
 # The main job: synthesize every stack of the profile and report the posture.
 # Fails when synth fails or any cdk-nag finding is unacknowledged.
 synth: install
@@ -59,7 +82,7 @@ synth: install
 posture: ## report on an existing cdk.out without synthesizing again
 	$(PY) -m posture.report $(OUT)
 
-test: install
+test: install $(SDK_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

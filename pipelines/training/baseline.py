@@ -21,10 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-try:
-    from pipelines.training.metrics import classification_report
-except ImportError:  # in the processing container
-    from metrics import classification_report
+from pipelines.training.metrics import classification_report
 
 BUCKETS = 10
 # How far below the baseline a metric may fall before model-quality monitoring flags it.

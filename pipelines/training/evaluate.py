@@ -21,10 +21,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-try:
-    from pipelines.training.metrics import classification_report
-except ImportError:  # in the processing container
-    from metrics import classification_report
+from pipelines.training.metrics import classification_report
 
 
 def load_model(archive: Path) -> xgb.Booster:

@@ -4,7 +4,7 @@ tuning step and the local Bayesian search so both explore the same space."""
 from __future__ import annotations
 
 # Built-in XGBoost container version for training (and as the evaluation image).
-XGBOOST_VERSION = "1.7-1"
+XGBOOST_VERSION = "3.0-5"
 
 STATIC = {
     "objective": "binary:logistic",

@@ -20,14 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
-try:
-    from pipelines.data.schema import LABEL
-    from pipelines.training.features import FEATURES
-except ImportError:  # in the processing container, next to the modules it ships with
-    from features import FEATURES
-    from schema import LABEL
+from pipelines.data.schema import LABEL
+from pipelines.training.features import FEATURES
 
 MIN_ROWS = 100
 
@@ -58,14 +53,22 @@ def explore(frame: pd.DataFrame) -> dict:
 
 
 def split(frame: pd.DataFrame, validation: float, test: float, seed: int) -> dict[str, pd.DataFrame]:
+    """Stratified on the label: each split keeps the positive rate (numpy only: the
+    processing image needs no scikit-learn)."""
     data = frame[[LABEL, *FEATURES]].dropna(subset=[LABEL]).copy()
     data[LABEL] = data[LABEL].astype(int)
     data[list(FEATURES)] = data[list(FEATURES)].astype(float).fillna(0.0)
     if len(data) < MIN_ROWS or data[LABEL].nunique() < 2:
         raise ValueError(f"need at least {MIN_ROWS} rows with both labels to train; got {len(data)}")
-    train, rest = train_test_split(data, test_size=validation + test, stratify=data[LABEL], random_state=seed)
-    val, tst = train_test_split(rest, test_size=test / (validation + test), stratify=rest[LABEL], random_state=seed)
-    return {"train": train, "validation": val, "test": tst}
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {"train": [], "validation": [], "test": []}
+    for _, group in data.groupby(LABEL):
+        index = rng.permutation(group.index.to_numpy())
+        n_test, n_val = round(len(index) * test), round(len(index) * validation)
+        parts["test"].append(index[:n_test])
+        parts["validation"].append(index[n_test : n_test + n_val])
+        parts["train"].append(index[n_test + n_val :])
+    return {name: data.loc[rng.permutation(np.concatenate(ix))] for name, ix in parts.items()}
 
 
 def run(input_path: Path, output: Path, validation: float = 0.15, test: float = 0.15, seed: int = 7) -> dict:

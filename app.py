@@ -15,6 +15,7 @@ from stacks.alerts import AlertsStack  # noqa: E402
 from stacks.data_lake import DataLakeStack  # noqa: E402
 from stacks.ingest import IngestStack  # noqa: E402
 from stacks.network import NetworkStack  # noqa: E402
+from stacks.training import TrainingStack  # noqa: E402
 
 app = cdk.App()
 profile = get_profile(app.node.try_get_context("profile"))
@@ -43,6 +44,23 @@ ingest = IngestStack(
     raw_ingest_policy=data_lake.raw_ingest_policy,
     data_key=data_lake.data_key,
     logs_key=data_lake.logs_key,
+    alarm_topic=alerts.alarm_topic,
+    **common,
+)
+training = TrainingStack(
+    app,
+    f"{prefix}-training",
+    description="ML platform training: SageMaker pipeline, model registry, retraining guard",
+    vpc=network.vpc,
+    workload_subnets=network.workload_subnets,
+    curated_bucket=data_lake.curated_bucket,
+    artifact_bucket=data_lake.artifact_bucket,
+    data_key=data_lake.data_key,
+    logs_key=data_lake.logs_key,
+    training_data_policy=data_lake.training_data_policy,
+    pipeline_artifacts_policy=data_lake.pipeline_artifacts_policy,
+    curated_database=data_lake.etl.curated_database,
+    curated_table=data_lake.etl.curated_table,
     alarm_topic=alerts.alarm_topic,
     **common,
 )

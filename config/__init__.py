@@ -8,6 +8,7 @@ from config.profiles import (
     LifecycleSettings,
     Profile,
     ProfileError,
+    TrainingSettings,
     get_profile,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "LifecycleSettings",
     "Profile",
     "ProfileError",
+    "TrainingSettings",
     "get_profile",
 ]

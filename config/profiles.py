@@ -76,6 +76,22 @@ class EtlSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TrainingSettings:
+    """Defaults of the training pipeline's parameters and when retraining may start."""
+
+    processing_instance_type: str
+    training_instance_type: str
+    max_tuning_jobs: int
+    max_parallel_tuning_jobs: int
+    min_auc: float
+    # Managed spot training (with checkpoints) where interruptions are acceptable.
+    spot: bool
+    retrain_schedule: str
+    # No new execution within this many minutes of the last start.
+    cooldown_minutes: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     """Everything that differs between environments.
 
@@ -98,6 +114,7 @@ class Profile:
     lifecycle: LifecycleSettings
     ingest: IngestSettings
     etl: EtlSettings
+    training: TrainingSettings
     # Lake Formation administrators (IAM role or user ARNs) appended to the account's
     # existing ones; the CDK deployment role is always added so grants can be made.
     lake_admin_arns: tuple[str, ...] = ()
@@ -196,6 +213,19 @@ class Profile:
         self._range("etl.timeout_minutes", etl.timeout_minutes, 5, 2880)
         if self.lambda_reserved_concurrency is not None:
             self._range("lambda_reserved_concurrency", self.lambda_reserved_concurrency, 1, 1000)
+        tr = self.training
+        for key in ("processing_instance_type", "training_instance_type"):
+            if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", getattr(tr, key)):
+                self._fail(f"training.{key}", getattr(tr, key), "a SageMaker instance type such as ml.m5.xlarge")
+        self._range("training.max_tuning_jobs", tr.max_tuning_jobs, 1, 500)
+        self._range("training.max_parallel_tuning_jobs", tr.max_parallel_tuning_jobs, 1, min(tr.max_tuning_jobs, 100))
+        if not 0.5 <= tr.min_auc < 1:
+            self._fail("training.min_auc", tr.min_auc, "a number from 0.5 (chance) to below 1")
+        if not _SCHEDULE.match(tr.retrain_schedule):
+            self._fail(
+                "training.retrain_schedule", tr.retrain_schedule, "an EventBridge expression: cron(...) or rate(N unit)"
+            )
+        self._range("training.cooldown_minutes", tr.cooldown_minutes, 0, 10_080)
         for arn in self.lake_admin_arns:
             if not _PRINCIPAL_ARN.match(arn):
                 self._fail(
@@ -241,6 +271,16 @@ PROFILES: dict[str, Profile] = {
             number_of_workers=2,
             timeout_minutes=60,
         ),
+        training=TrainingSettings(
+            processing_instance_type="ml.m5.large",
+            training_instance_type="ml.m5.large",
+            max_tuning_jobs=6,
+            max_parallel_tuning_jobs=2,
+            min_auc=0.75,
+            spot=True,
+            retrain_schedule="cron(0 6 ? * MON *)",
+            cooldown_minutes=360,
+        ),
         owner="ml-platform",
         cost_centre="ml-dev",
     ),
@@ -274,6 +314,16 @@ PROFILES: dict[str, Profile] = {
             worker_type="G.2X",
             number_of_workers=10,
             timeout_minutes=180,
+        ),
+        training=TrainingSettings(
+            processing_instance_type="ml.m5.xlarge",
+            training_instance_type="ml.m5.2xlarge",
+            max_tuning_jobs=30,
+            max_parallel_tuning_jobs=3,
+            min_auc=0.8,
+            spot=False,
+            retrain_schedule="cron(0 4 ? * MON *)",
+            cooldown_minutes=720,
         ),
         lambda_reserved_concurrency=20,
         owner="ml-platform",

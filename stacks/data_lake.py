@@ -11,9 +11,10 @@ from constructs import Construct
 
 from ml_constructs import AccessLogsBucket, SecureBucket
 from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
-from ml_constructs.glue_etl import ChurnCatalogAndEtl
+from ml_constructs.glue_etl import CURATED_PREFIX, ChurnCatalogAndEtl
 from ml_constructs.iam import ManagedRole
 from ml_constructs.lake import GovernedLake
+from ml_constructs.training_pipeline import PIPELINE_PREFIX
 from pipelines.data.schema import PII_COLUMNS
 from stacks.base import PlatformStack
 
@@ -129,6 +130,16 @@ class DataLakeStack(PlatformStack):
             alarm_topic=alarm_topic,
         )
         self.analyst_role = self._analyst_access(prefix.replace("_", "-"))
+
+        self.training_data_policy = BucketAccessPolicy(
+            self, "TrainingDataAccess", bucket=self.curated_bucket, key=self.data_key,
+            read_prefixes=(CURATED_PREFIX,), description="Training: read the curated table",
+        ).policy  # fmt: skip
+        self.pipeline_artifacts_policy = BucketAccessPolicy(
+            self, "PipelineArtifactsAccess", bucket=self.artifact_bucket, key=self.data_key,
+            read_prefixes=(PIPELINE_PREFIX,), write_prefixes=(PIPELINE_PREFIX,),
+            description="Training pipeline: splits, models, evaluations, baselines",
+        ).policy  # fmt: skip
 
         for name, bucket in (
             ("Raw", self.raw_bucket),

@@ -46,11 +46,11 @@ def test_project_node_is_a_supported_release() -> None:
 
 
 def test_dependencies_are_pinned() -> None:
-    for name in ("requirements.txt", "requirements-dev.txt", "requirements-lambda.txt"):
+    for name in ("requirements.txt", "requirements-dev.txt", "requirements-lambda.txt", "requirements-sdk.txt"):
         for line in (ROOT / name).read_text().splitlines():
             line = line.split("#", 1)[0].strip()
             if line and not line.startswith("-r "):
-                assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.]+", line), f"{name}: {line} is not pinned"
+                assert re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z0-9_,\-]+\])?==[\w.]+", line), f"{name}: {line} is not pinned"
     package = json.loads((ROOT / "package.json").read_text())
     assert re.fullmatch(r"2\.\d+\.\d+", package["devDependencies"]["aws-cdk"])
     lock = json.loads((ROOT / "package-lock.json").read_text())

@@ -30,6 +30,11 @@ PINNED = {
     "alerts": {
         "TopicKeyAA4F1745": "AWS::KMS::Key",
     },
+    "training": {
+        "ModelPackageGroup": "AWS::SageMaker::ModelPackageGroup",
+        "RetrainingDecisionsC9682CFE": "AWS::DynamoDB::GlobalTable",
+        "GuardLogsC534EA0D": "AWS::Logs::LogGroup",
+    },
     "ingest": {
         "EventStream271A91DB": "AWS::Kinesis::Stream",
         "TransformLogs6C6200D4": "AWS::Logs::LogGroup",
@@ -38,7 +43,7 @@ PINNED = {
 }
 STATEFUL_TYPES = {
     "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::Kinesis::Stream",
-    "AWS::Glue::Database", "AWS::Glue::Table",
+    "AWS::Glue::Database", "AWS::Glue::Table", "AWS::DynamoDB::GlobalTable", "AWS::SageMaker::ModelPackageGroup",
 }  # fmt: skip
 
 

@@ -62,8 +62,8 @@ def _offline_session(region: str):
 
 
 def build(region: str = "eu-west-1") -> dict:
-    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.core.drift_check_baselines import DriftCheckBaselines
+    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.core.network import NetworkConfig
     from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
     from sagemaker.core.processing import Processor
@@ -146,7 +146,9 @@ def build(region: str = "eu-west-1") -> dict:
         description="Split the curated table into train/validation/test; describe it",
         step_args=processor("preprocess").run(
             inputs=[code, s3_in("curated", input_uri, "/opt/ml/processing/input/curated")],
-            outputs=[s3_out(n, f"/opt/ml/processing/{n}") for n in ("train", "validation", "test", "baseline", "report")],
+            outputs=[
+                s3_out(n, f"/opt/ml/processing/{n}") for n in ("train", "validation", "test", "baseline", "report")
+            ],
             arguments=["--input", "/opt/ml/processing/input/curated"],
         ),
     )
@@ -250,10 +252,14 @@ def build(region: str = "eu-west-1") -> dict:
             ),
         ),
     )
-    auc = JsonGet(step_name=evaluate.name, property_file=evaluation_file, json_path="binary_classification_metrics.auc.value")
+    auc = JsonGet(
+        step_name=evaluate.name, property_file=evaluation_file, json_path="binary_classification_metrics.auc.value"
+    )
     fail = FailStep(
         name="QualityGateFailed",
-        error_message=Join(on=" ", values=["Test AUC", auc, "is below MinAuc", min_auc, "- the model is not registered"]),
+        error_message=Join(
+            on=" ", values=["Test AUC", auc, "is below MinAuc", min_auc, "- the model is not registered"]
+        ),
     )
     gate = ConditionStep(
         name="QualityGate",
@@ -333,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             if current != text:
                 stale.append(path.name)
-                sys.stderr.writelines(difflib.unified_diff(current.splitlines(True), text.splitlines(True), str(path), "regenerated", n=2))
+                sys.stderr.writelines(
+                    difflib.unified_diff(current.splitlines(True), text.splitlines(True), str(path), "regenerated", n=2)
+                )
         else:
             path.write_text(text)
     if stale:

@@ -1,0 +1,169 @@
+"""Training stack: the pipeline definition as deployed, its role, registry, and retraining triggers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from config import PROFILES
+from ml_constructs.training_pipeline import fill
+from pipelines.training.hyperparameters import OBJECTIVE_METRIC, SEARCH_SPACE
+from tests.conftest import ROOT, Assembly, hermetic_env, offline_prefix
+
+
+def _pipeline(assembly: Assembly) -> tuple[dict, dict]:
+    (resource,) = assembly.resources("training", "AWS::SageMaker::Pipeline").values()
+    body = resource["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
+    text = "".join(p if isinstance(p, str) else "REF" for p in body["Fn::Join"][1])
+    return resource["Properties"], json.loads(text)
+
+
+def _steps(definition: dict) -> dict[str, dict]:
+    steps = {s["Name"]: s for s in definition["Steps"]}
+    gate = steps["QualityGate"]["Arguments"]
+    for nested in (*gate["IfSteps"], *gate["ElseSteps"]):
+        steps[nested["Name"]] = nested
+    return steps
+
+
+def test_pipeline_runs_preprocess_tune_evaluate_and_the_gate(assembly: Assembly) -> None:
+    _, definition = _pipeline(assembly)
+    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Tune", "Evaluate", "QualityGate"]
+    steps = _steps(definition)
+    condition = steps["QualityGate"]["Arguments"]["Conditions"][0]
+    assert condition["Type"] == "GreaterThanOrEqualTo"
+    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
+    assert condition["RightValue"] == {"Get": "Parameters.MinAuc"}
+    assert [s["Name"] for s in steps["QualityGate"]["Arguments"]["IfSteps"]] == ["Baseline", "Register"]
+    assert steps["QualityGateFailed"]["Type"] == "Fail"
+    assert steps["Evaluate"]["PropertyFiles"][0]["FilePath"] == "evaluation.json"
+
+
+def test_parameter_defaults_come_from_the_profile(assembly: Assembly) -> None:
+    settings = PROFILES[assembly.profile].training
+    _, definition = _pipeline(assembly)
+    defaults = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+    assert defaults["MinAuc"] == settings.min_auc
+    assert defaults["MaxTuningJobs"] == settings.max_tuning_jobs
+    assert defaults["MaxParallelTuningJobs"] == settings.max_parallel_tuning_jobs
+    assert defaults["TrainingInstanceType"] == settings.training_instance_type
+    assert defaults["InputDataUri"] == "s3://REF/churn_features/"
+
+
+def test_tuning_is_bayesian_over_the_shared_space_and_locked_down(assembly: Assembly) -> None:
+    settings = PROFILES[assembly.profile].training
+    _, definition = _pipeline(assembly)
+    tune = _steps(definition)["Tune"]["Arguments"]
+    config, job = tune["HyperParameterTuningJobConfig"], tune["TrainingJobDefinition"]
+    assert config["Strategy"] == "Bayesian" and config["TrainingJobEarlyStoppingType"] == "Auto"
+    assert config["HyperParameterTuningJobObjective"] == {"MetricName": OBJECTIVE_METRIC, "Type": "Maximize"}
+    assert config["ResourceLimits"] == {
+        "MaxNumberOfTrainingJobs": {"Get": "Parameters.MaxTuningJobs"},
+        "MaxParallelTrainingJobs": {"Get": "Parameters.MaxParallelTuningJobs"},
+    }
+    ranges = config["ParameterRanges"]
+    names = {r["Name"] for kind in ranges.values() for r in kind}
+    assert names == set(SEARCH_SPACE)
+    assert job["EnableNetworkIsolation"] is True and job["EnableInterContainerTrafficEncryption"] is True
+    assert job["ResourceConfig"]["VolumeKmsKeyId"] == "REF" and job["OutputDataConfig"]["KmsKeyId"] == "REF"
+    assert job["VpcConfig"]["Subnets"] == ["REF"] * len(PROFILES[assembly.profile].availability_zones)
+    assert job["AlgorithmSpecification"]["TrainingImage"].endswith("/sagemaker-xgboost:3.0-5")
+    assert job["EnableManagedSpotTraining"] is settings.spot
+    assert ("CheckpointConfig" in job) is settings.spot
+    assert ("MaxWaitTimeInSeconds" in job["StoppingCondition"]) is settings.spot
+
+
+def test_processing_jobs_are_isolated_encrypted_and_run_the_shipped_code(assembly: Assembly) -> None:
+    _, definition = _pipeline(assembly)
+    steps = _steps(definition)
+    for name in ("Preprocess", "Evaluate", "Baseline"):
+        args = steps[name]["Arguments"]
+        network = args["NetworkConfig"]
+        assert network["EnableNetworkIsolation"] is True and network["EnableInterContainerTrafficEncryption"] is True
+        assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == "REF"
+        assert args["ProcessingOutputConfig"]["KmsKeyId"] == "REF"
+        entry = args["AppSpecification"]["ContainerEntrypoint"]
+        assert entry == ["python3", "-m", f"pipelines.training.{name.lower()}"]
+        code = next(i for i in args["ProcessingInputs"] if i["InputName"] == "code")
+        assert args["Environment"]["PYTHONPATH"].endswith(code["S3Input"]["S3Uri"].rsplit("/", 1)[-1])
+
+
+def test_registration_is_pending_approval_with_metrics_and_drift_baselines(assembly: Assembly) -> None:
+    _, definition = _pipeline(assembly)
+    register = _steps(definition)["Register"]
+    args = register["Arguments"]
+    assert register["Type"] == "RegisterModel" and register["DependsOn"] == ["Baseline"]
+    assert args["ModelApprovalStatus"] == "PendingManualApproval"
+    assert args["ModelPackageGroupName"] == f"mlops-{assembly.profile}-churn"
+    assert set(args["ModelMetrics"]) == {"ModelQuality", "ModelDataQuality"}
+    assert set(args["DriftCheckBaselines"]) == {"ModelQuality", "ModelDataQuality"}
+    container = args["InferenceSpecification"]["Containers"][0]
+    assert "SAGEMAKER_PROGRAM" not in container["Environment"]
+    assert container["Environment"]["SAGEMAKER_REGION"] == PROFILES[assembly.profile].region
+
+
+def test_registry_is_retained_and_the_role_trusts_sagemaker_only(assembly: Assembly) -> None:
+    (group,) = assembly.resources("training", "AWS::SageMaker::ModelPackageGroup").values()
+    assert group["DeletionPolicy"] == "Retain"
+    roles = assembly.resources("training", "AWS::IAM::Role")
+    role = next(r for k, r in roles.items() if k.startswith("ExecutionRole"))
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
+    attached = json.dumps(role["Properties"]["ManagedPolicyArns"])
+    assert "TrainingDataAccess" in attached and "PipelineArtifactsAccess" in attached
+
+
+def test_every_trigger_goes_through_the_guard_with_retries_and_a_dead_letter_queue(assembly: Assembly) -> None:
+    rules = assembly.resources("training", "AWS::Events::Rule")
+    to_guard = {k: r["Properties"] for k, r in rules.items() if not k.startswith("OnPipelineFailure")}
+    assert len(to_guard) == 3
+    for props in to_guard.values():
+        (target,) = props["Targets"]
+        assert target["Arn"]["Fn::GetAtt"][0].startswith("GuardFunction")
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == 4
+        assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0].startswith("TriggerDeadLetters")
+    schedule = next(p for k, p in to_guard.items() if k.startswith("OnSchedule"))
+    assert schedule["ScheduleExpression"] == PROFILES[assembly.profile].training.retrain_schedule
+    alarm = next(p for k, p in to_guard.items() if k.startswith("OnRetrainAlarm"))
+    assert alarm["EventPattern"]["detail"]["alarmName"] == [{"prefix": f"mlops-{assembly.profile}-retrain-"}]
+
+
+def test_a_failed_execution_notifies_the_alarm_topic(assembly: Assembly) -> None:
+    rules = assembly.resources("training", "AWS::Events::Rule")
+    failure = next(r["Properties"] for k, r in rules.items() if k.startswith("OnPipelineFailure"))
+    assert failure["EventPattern"]["detail"]["currentPipelineExecutionStatus"] == ["Failed"]
+    assert "AlarmTopic" in json.dumps(failure["Targets"][0]["Arn"])
+
+
+def test_guard_is_configured_from_the_profile(assembly: Assembly) -> None:
+    (fn,) = assembly.resources("training", "AWS::Lambda::Function").values()
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert env["COOLDOWN_MINUTES"] == str(PROFILES[assembly.profile].training.cooldown_minutes)
+    assert env["PIPELINE_NAME"] == f"mlops-{assembly.profile}-churn-training"
+    (table,) = assembly.resources("training", "AWS::DynamoDB::GlobalTable").values()
+    props = table["Properties"]
+    assert props["SSESpecification"]["SSEType"] == "KMS"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["Replicas"][0]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_fill_replaces_lists_and_strings_and_refuses_leftovers() -> None:
+    filled = fill({"a": ["@@IDS@@"], "b": "s3://@@BUCKET@@/x"}, {"IDS": ["s-1", "s-2"], "BUCKET": "bkt"})
+    assert filled == {"a": ["s-1", "s-2"], "b": "s3://bkt/x"}
+    with pytest.raises(ValueError, match="unfilled placeholder"):
+        fill({"c": "@@MISSING@@"}, {})
+
+
+def test_checked_in_definition_is_what_the_sdk_builds_offline() -> None:
+    python = ROOT / ".venv-sdk" / "bin" / "python"
+    assert python.exists(), "the SageMaker SDK virtualenv is missing: `make test` installs it"
+    env = {**hermetic_env(), "PYTHONPATH": str(ROOT), "AWS_DEFAULT_REGION": "eu-west-1"}
+    result = subprocess.run(
+        [*offline_prefix(), str(python), "-m", "pipelines.training.definition", "--check"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "matches the SDK" in result.stdout

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """CDK app: reads the profile, builds the stacks, passes objects between them."""
 
+import dataclasses
 import os
 
 from config.toolchain import use_project_node
@@ -15,10 +16,19 @@ from stacks.alerts import AlertsStack  # noqa: E402
 from stacks.data_lake import DataLakeStack  # noqa: E402
 from stacks.ingest import IngestStack  # noqa: E402
 from stacks.network import NetworkStack  # noqa: E402
+from stacks.serving import ServingStack  # noqa: E402
 from stacks.training import TrainingStack  # noqa: E402
 
 app = cdk.App()
 profile = get_profile(app.node.try_get_context("profile"))
+# -c champion=ARN -c challenger=ARN name approved model packages for this deploy (validated like the profile).
+overrides = {
+    f"{role}_package_arn": app.node.try_get_context(role)
+    for role in ("champion", "challenger")
+    if app.node.try_get_context(role)
+}
+if overrides:
+    profile = dataclasses.replace(profile, serving=dataclasses.replace(profile.serving, **overrides))
 env = cdk.Environment(account=profile.account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=profile.region)
 common = {"profile": profile, "env": env}
 prefix = f"mlops-{profile.name}"
@@ -61,6 +71,20 @@ training = TrainingStack(
     pipeline_artifacts_policy=data_lake.pipeline_artifacts_policy,
     curated_database=data_lake.etl.curated_database,
     curated_table=data_lake.etl.curated_table,
+    alarm_topic=alerts.alarm_topic,
+    **common,
+)
+serving = ServingStack(
+    app,
+    f"{prefix}-serving",
+    description="ML platform serving: A/B endpoint, guardrails, autoscaling, promotion, approval flow",
+    vpc=network.vpc,
+    workload_subnets=network.workload_subnets,
+    artifact_bucket=data_lake.artifact_bucket,
+    data_key=data_lake.data_key,
+    logs_key=data_lake.logs_key,
+    serving_data_policy=data_lake.serving_data_policy,
+    model_package_group=training.model_package_group_name,
     alarm_topic=alerts.alarm_topic,
     **common,
 )

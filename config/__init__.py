@@ -8,6 +8,7 @@ from config.profiles import (
     LifecycleSettings,
     Profile,
     ProfileError,
+    ServingSettings,
     TrainingSettings,
     get_profile,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "LifecycleSettings",
     "Profile",
     "ProfileError",
+    "ServingSettings",
     "TrainingSettings",
     "get_profile",
 ]

@@ -26,6 +26,7 @@ _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PACKAGE_ARN = re.compile(r"^arn:aws[\w-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[\w-]+/\d+$")
 _SCHEDULE = re.compile(r"^(cron\([^)]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 
 
@@ -92,6 +93,33 @@ class TrainingSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ServingSettings:
+    """The A/B endpoint: variants, capacity, canary guardrails, promotion rule."""
+
+    # Approved model packages (ARNs); None means the project's bootstrap model.
+    champion_package_arn: str | None = None
+    challenger_package_arn: str | None = None
+    # A third model that gets a copy of the traffic and answers nobody.
+    shadow_package_arn: str | None = None
+    challenger_weight: float
+    instance_type: str
+    instance_count: int
+    max_instance_count: int
+    target_invocations_per_instance: int
+    data_capture_percent: int
+    canary_percent: int
+    canary_wait_minutes: int
+    p99_latency_alarm_ms: int
+    # Promotion: evidence needed, and how far a healthy challenger moves per decision.
+    min_challenger_invocations: int
+    max_error_rate_increase: float
+    max_latency_ratio: float
+    promotion_step: float
+    promotion_dry_run: bool
+    promotion_schedule: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     """Everything that differs between environments.
 
@@ -115,6 +143,7 @@ class Profile:
     ingest: IngestSettings
     etl: EtlSettings
     training: TrainingSettings
+    serving: ServingSettings
     # Lake Formation administrators (IAM role or user ARNs) appended to the account's
     # existing ones; the CDK deployment role is always added so grants can be made.
     lake_admin_arns: tuple[str, ...] = ()
@@ -226,6 +255,39 @@ class Profile:
                 "training.retrain_schedule", tr.retrain_schedule, "an EventBridge expression: cron(...) or rate(N unit)"
             )
         self._range("training.cooldown_minutes", tr.cooldown_minutes, 0, 10_080)
+        sv = self.serving
+        for key in ("champion_package_arn", "challenger_package_arn", "shadow_package_arn"):
+            value = getattr(sv, key)
+            if value is not None and not _PACKAGE_ARN.match(value):
+                self._fail(
+                    f"serving.{key}", value, "None or a model package ARN (arn:aws:sagemaker:...:model-package/group/N)"
+                )
+        if not 0 <= sv.challenger_weight <= 0.5:
+            self._fail("serving.challenger_weight", sv.challenger_weight, "a share of traffic from 0 to 0.5")
+        if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", sv.instance_type):
+            self._fail("serving.instance_type", sv.instance_type, "a SageMaker instance type such as ml.m5.large")
+        # Production (data retained) runs two instances per variant, which SageMaker spreads over zones.
+        least = 2 if self.retain_data else 1
+        self._range("serving.instance_count", sv.instance_count, least, 100)
+        self._range("serving.max_instance_count", sv.max_instance_count, sv.instance_count, 100)
+        self._range("serving.target_invocations_per_instance", sv.target_invocations_per_instance, 1, 100_000)
+        self._range("serving.data_capture_percent", sv.data_capture_percent, 0, 100)
+        self._range("serving.canary_percent", sv.canary_percent, 1, 50)
+        self._range("serving.canary_wait_minutes", sv.canary_wait_minutes, 1, 60)
+        self._range("serving.p99_latency_alarm_ms", sv.p99_latency_alarm_ms, 1, 60_000)
+        self._range("serving.min_challenger_invocations", sv.min_challenger_invocations, 1, 10_000_000)
+        if not 0 <= sv.max_error_rate_increase < 1:
+            self._fail("serving.max_error_rate_increase", sv.max_error_rate_increase, "a fraction from 0 to below 1")
+        if not 1 <= sv.max_latency_ratio <= 10:
+            self._fail("serving.max_latency_ratio", sv.max_latency_ratio, "a ratio from 1 to 10")
+        if not 0 < sv.promotion_step <= 0.5:
+            self._fail("serving.promotion_step", sv.promotion_step, "a share of traffic above 0, at most 0.5")
+        if not _SCHEDULE.match(sv.promotion_schedule):
+            self._fail(
+                "serving.promotion_schedule",
+                sv.promotion_schedule,
+                "an EventBridge expression: cron(...) or rate(N unit)",
+            )
         for arn in self.lake_admin_arns:
             if not _PRINCIPAL_ARN.match(arn):
                 self._fail(
@@ -281,6 +343,23 @@ PROFILES: dict[str, Profile] = {
             retrain_schedule="cron(0 6 ? * MON *)",
             cooldown_minutes=360,
         ),
+        serving=ServingSettings(
+            challenger_weight=0.1,
+            instance_type="ml.m5.large",
+            instance_count=1,
+            max_instance_count=2,
+            target_invocations_per_instance=200,
+            data_capture_percent=100,
+            canary_percent=50,
+            canary_wait_minutes=5,
+            p99_latency_alarm_ms=300,
+            min_challenger_invocations=100,
+            max_error_rate_increase=0.01,
+            max_latency_ratio=1.5,
+            promotion_step=0.2,
+            promotion_dry_run=True,
+            promotion_schedule="rate(1 hour)",
+        ),
         owner="ml-platform",
         cost_centre="ml-dev",
     ),
@@ -324,6 +403,23 @@ PROFILES: dict[str, Profile] = {
             spot=False,
             retrain_schedule="cron(0 4 ? * MON *)",
             cooldown_minutes=720,
+        ),
+        serving=ServingSettings(
+            challenger_weight=0.1,
+            instance_type="ml.m5.xlarge",
+            instance_count=2,
+            max_instance_count=8,
+            target_invocations_per_instance=1000,
+            data_capture_percent=20,
+            canary_percent=10,
+            canary_wait_minutes=10,
+            p99_latency_alarm_ms=200,
+            min_challenger_invocations=5000,
+            max_error_rate_increase=0.002,
+            max_latency_ratio=1.2,
+            promotion_step=0.1,
+            promotion_dry_run=False,
+            promotion_schedule="rate(1 hour)",
         ),
         lambda_reserved_concurrency=20,
         owner="ml-platform",

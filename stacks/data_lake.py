@@ -10,6 +10,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_constructs import AccessLogsBucket, SecureBucket
+from ml_constructs.ab_endpoint import DATA_CAPTURE_PREFIX
 from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
 from ml_constructs.glue_etl import CURATED_PREFIX, ChurnCatalogAndEtl
 from ml_constructs.iam import ManagedRole
@@ -139,6 +140,12 @@ class DataLakeStack(PlatformStack):
             self, "PipelineArtifactsAccess", bucket=self.artifact_bucket, key=self.data_key,
             read_prefixes=(PIPELINE_PREFIX,), write_prefixes=(PIPELINE_PREFIX,),
             description="Training pipeline: splits, models, evaluations, baselines",
+        ).policy  # fmt: skip
+
+        self.serving_data_policy = BucketAccessPolicy(
+            self, "ServingDataAccess", bucket=self.artifact_bucket, key=self.data_key,
+            read_prefixes=(f"{PIPELINE_PREFIX}models/",), write_prefixes=(DATA_CAPTURE_PREFIX,),
+            description="Endpoint models: read trained models, write captured requests and responses",
         ).policy  # fmt: skip
 
         for name, bucket in (

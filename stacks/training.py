@@ -73,6 +73,7 @@ class TrainingStack(PlatformStack):
         profile = self.profile
         settings = profile.training
         name = f"mlops-{profile.name}-churn"
+        self.model_package_group_name = name
         self.retrain_alarm_prefix = f"mlops-{profile.name}-retrain-"
 
         self.security_group = ec2.SecurityGroup(

@@ -50,7 +50,9 @@ def test_dependencies_are_pinned() -> None:
         for line in (ROOT / name).read_text().splitlines():
             line = line.split("#", 1)[0].strip()
             if line and not line.startswith("-r "):
-                assert re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z0-9_,\-]+\])?==[\w.]+", line), f"{name}: {line} is not pinned"
+                assert re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z0-9_,\-]+\])?==[\w.]+", line), (
+                    f"{name}: {line} is not pinned"
+                )
     package = json.loads((ROOT / "package.json").read_text())
     assert re.fullmatch(r"2\.\d+\.\d+", package["devDependencies"]["aws-cdk"])
     lock = json.loads((ROOT / "package-lock.json").read_text())

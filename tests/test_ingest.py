@@ -99,7 +99,7 @@ def test_failed_record_ratio_alarm_uses_the_lambda_metrics(assembly: Assembly) -
 
 
 def test_no_stack_has_an_inline_iam_policy(assembly: Assembly) -> None:
-    for stack in ("network", "data-lake", "alerts", "ingest", "training"):
+    for stack in ("network", "data-lake", "alerts", "ingest", "training", "serving"):
         assert assembly.resources(stack, "AWS::IAM::Policy") == {}, stack
         for rid, role in assembly.resources(stack, "AWS::IAM::Role").items():
             assert "Policies" not in role["Properties"] or rid.startswith("CustomVpcRestrictDefaultSG"), (stack, rid)

@@ -35,6 +35,10 @@ PINNED = {
         "RetrainingDecisionsC9682CFE": "AWS::DynamoDB::GlobalTable",
         "GuardLogsC534EA0D": "AWS::Logs::LogGroup",
     },
+    "serving": {
+        "PromotionLogsFD209C50": "AWS::Logs::LogGroup",
+        "DeployerLogs228AA106": "AWS::Logs::LogGroup",
+    },
     "ingest": {
         "EventStream271A91DB": "AWS::Kinesis::Stream",
         "TransformLogs6C6200D4": "AWS::Logs::LogGroup",

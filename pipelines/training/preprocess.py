@@ -28,12 +28,16 @@ MIN_ROWS = 100
 
 
 def load_curated(path: Path) -> pd.DataFrame:
-    """Every Parquet file under ``path`` (partition folders included), else every CSV."""
+    """Every Parquet file under ``path`` (partition folders included), else every CSV, in a
+    stable row order (file names differ between runs; the seeded split must not)."""
     if parquet := sorted(path.rglob("*.parquet")):
-        return pd.concat((pd.read_parquet(p) for p in parquet), ignore_index=True)
-    if csv := sorted(path.rglob("*.csv")):
-        return pd.concat((pd.read_csv(p) for p in csv), ignore_index=True)
-    raise FileNotFoundError(f"no Parquet or CSV files under {path}")
+        frame = pd.concat((pd.read_parquet(p) for p in parquet), ignore_index=True)
+    elif csv := sorted(path.rglob("*.csv")):
+        frame = pd.concat((pd.read_csv(p) for p in csv), ignore_index=True)
+    else:
+        raise FileNotFoundError(f"no Parquet or CSV files under {path}")
+    keys = [c for c in ("customer_id", "event_time") if c in frame.columns]
+    return frame.sort_values(keys, kind="mergesort").reset_index(drop=True) if keys else frame
 
 
 def explore(frame: pd.DataFrame) -> dict:

@@ -9,10 +9,11 @@ way the built-in XGBoost container does: ``model.tar.gz`` holding ``xgboost-mode
 from __future__ import annotations
 
 import argparse
+import gzip
+import io
 import json
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -81,14 +82,18 @@ def tune(train_dir: Path, validation_dir: Path, trials: int, seed: int = 7) -> t
 
 
 def save_model(booster: xgb.Booster, output: Path) -> Path:
+    """``model.tar.gz`` with ``xgboost-model`` (JSON), byte-for-byte the same for the same booster."""
     output.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        model = Path(tmp) / "xgboost-model"
-        booster.save_model(str(model.with_suffix(".json")))
-        model.with_suffix(".json").rename(model)
-        archive = output / "model.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            tar.add(model, arcname="xgboost-model")
+    payload = bytes(booster.save_raw(raw_format="json"))
+    info = tarfile.TarInfo("xgboost-model")
+    info.size, info.mtime, info.mode = len(payload), 0, 0o644
+    archive = output / "model.tar.gz"
+    with (
+        archive.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.USTAR_FORMAT) as tar,
+    ):
+        tar.addfile(info, io.BytesIO(payload))
     return archive
 
 

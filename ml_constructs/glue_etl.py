@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Aws, Duration, Stack
+from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_glue as glue
@@ -20,12 +20,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as assets
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from config import EtlSettings
 from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
-from ml_constructs.iam import ManagedRole
+from ml_constructs.events import DeadLetterQueue, notify_topic
+from ml_constructs.iam import ManagedRole, account_service
 from ml_constructs.lake import GovernedLake
 from pipelines.data.schema import CURATED_DQ_RULES, PARTITION_KEYS, curated_columns
 from posture.checks import acknowledge
@@ -219,9 +219,7 @@ class ChurnCatalogAndEtl(Construct):
                 resources=["*"],
             ),
         ]
-        glue_principal = iam.ServicePrincipal(
-            "glue.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
-        )
+        glue_principal = account_service(self, "glue.amazonaws.com")
         self.crawler_role = ManagedRole(
             self,
             "CrawlerRole",
@@ -449,25 +447,14 @@ class ChurnCatalogAndEtl(Construct):
             trigger.add_dependency(self.workflow)
 
         workflow_arn = stack.format_arn(service="glue", resource="workflow", resource_name=self.workflow.name)
-        self.dead_letter_queue = sqs.Queue(
-            self, "EventsDeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )  # fmt: skip
+        self.dead_letters = DeadLetterQueue(self, "EventsDeadLetters", purpose="the ETL workflow's triggers and alerts")
+        self.dead_letter_queue = self.dead_letters.queue
         events_role = ManagedRole(
             self,
             "EventsRole",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
+            assumed_by=account_service(self, "events.amazonaws.com"),
             description="EventBridge: notify the raw-to-curated workflow",
             statements=[iam.PolicyStatement(actions=["glue:NotifyEvent"], resources=[workflow_arn])],
-        )  # fmt: skip
-        target = events.CfnRule.TargetProperty(
-            id="workflow",
-            arn=workflow_arn,
-            role_arn=events_role.iam_role.role_arn,
-            retry_policy=events.CfnRule.RetryPolicyProperty(
-                maximum_retry_attempts=8, maximum_event_age_in_seconds=3600
-            ),
-            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
         )
         on_data = events.Rule(
             self,
@@ -487,8 +474,11 @@ class ChurnCatalogAndEtl(Construct):
             schedule=events.Schedule.expression(settings.schedule),
         )  # fmt: skip
         for rule in (on_data, on_schedule):
-            rule.node.default_child.targets = [target]
+            rule.node.default_child.targets = [
+                self.dead_letters.raw_target("workflow", workflow_arn, events_role.iam_role.role_arn)
+            ]
             rule.node.add_dependency(start)
+        self.dead_letters.allow(on_data, on_schedule)
         failures = events.Rule(
             self,
             "OnFailure",
@@ -499,34 +489,7 @@ class ChurnCatalogAndEtl(Construct):
                 detail={"state": ["FAILED", "TIMEOUT", "ERROR", "Failed"]},
             ),
         )  # fmt: skip
-        # A raw target: the topic lives in the alerts stack, whose policy already admits
-        # EventBridge rules of this account (an L2 target would edit it from here: a cycle).
-        failures.node.default_child.targets = [
-            events.CfnRule.TargetProperty(
-                id="alarm-topic",
-                arn=alarm_topic.topic_arn,
-                retry_policy=events.CfnRule.RetryPolicyProperty(
-                    maximum_retry_attempts=8, maximum_event_age_in_seconds=3600
-                ),
-                dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
-            )
-        ]
-        self.dead_letter_queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[self.dead_letter_queue.queue_arn],
-                conditions={
-                    "ArnEquals": {"aws:SourceArn": [on_data.rule_arn, on_schedule.rule_arn, failures.rule_arn]}
-                },
-            )
-        )
-        acknowledge(
-            self.dead_letter_queue.node.default_child,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the EventBridge targets above; "
-            "messages stay 14 days for an operator to inspect and replay.",
-        )
+        notify_topic(failures, alarm_topic, self.dead_letters)
 
     def _database(self, construct_id: str, name: str, location: str) -> glue.CfnDatabase:
         return glue.CfnDatabase(

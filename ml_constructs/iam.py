@@ -8,11 +8,25 @@ without policy updates so nothing adds an inline policy later.
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+# What a service needs to attach its jobs or containers to the VPC; EC2 offers no
+# resource-level scoping for these (the interface does not exist yet).
+VPC_ATTACH_ACTIONS = [
+    "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+]  # fmt: skip
+
+
+def account_service(scope: Construct, service: str) -> iam.ServicePrincipal:
+    """``service`` (``sagemaker.amazonaws.com``), acting for this account only (confused-deputy guard)."""
+    return iam.ServicePrincipal(service, conditions={"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}})
 
 
 class ManagedRole(Construct):

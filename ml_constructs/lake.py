@@ -7,7 +7,7 @@ resources that use the grants depend on them in turn (``GovernedLake.gate``).
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnResource, Fn, Stack
+from aws_cdk import Aws, CfnResource, Fn
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lakeformation as lf
@@ -15,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, DependencyGroup
 
 from ml_constructs.access import BucketAccessPolicy
+from ml_constructs.iam import account_service
 
 # The CloudFormation execution role of the default CDK bootstrap; it must be a
 # Lake Formation administrator to create grants.
@@ -58,13 +59,10 @@ class GovernedLake(Construct):
             ],
             mutation_type="APPEND",
         )
-        account = Stack.of(self).account
         self.data_access_role = iam.Role(
             self,
             "DataAccessRole",
-            assumed_by=iam.ServicePrincipal(
-                "lakeformation.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": account}}
-            ),
+            assumed_by=account_service(self, "lakeformation.amazonaws.com"),
             description="Lake Formation vends credentials for the registered data-lake locations with this role",
         )
         self.locations: dict[str, CfnResource] = {}

@@ -10,21 +10,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ml_constructs.ab_endpoint import VARIANTS, AbEndpoint, describe
 from ml_constructs.access import acknowledge_wildcards
-from ml_constructs.iam import ManagedRole
+from ml_constructs.events import DeadLetterQueue
+from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service
 from ml_constructs.lambdas import PythonFunction
-from posture.checks import acknowledge
 from stacks.base import PlatformStack
-
-_VPC_ACTIONS = [
-    "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-]  # fmt: skip
 
 
 class ServingStack(PlatformStack):
@@ -92,16 +85,9 @@ class ServingStack(PlatformStack):
         )
 
         endpoint_arn = self.format_arn(service="sagemaker", resource="endpoint", resource_name="*")
-        self.dead_letter_queue = sqs.Queue(
-            self, "DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )  # fmt: skip
-        acknowledge(
-            self.dead_letter_queue.node.default_child,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the promotion and deployment triggers; "
-            "messages stay 14 days for an operator to inspect and replay.",
-        )
+        self.dead_letter_queue = DeadLetterQueue(
+            self, "DeadLetters", purpose="the promotion and deployment triggers"
+        ).queue
         common = {
             "vpc": vpc,
             "subnets": workload_subnets,
@@ -207,12 +193,10 @@ class ServingStack(PlatformStack):
         role = ManagedRole(
             self,
             "ModelRole",
-            assumed_by=iam.ServicePrincipal(
-                "sagemaker.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
-            ),
+            assumed_by=account_service(self, "sagemaker.amazonaws.com"),
             description="Endpoint models: read model artifacts, write captured data",
             statements=[
-                iam.PolicyStatement(sid="Network", actions=_VPC_ACTIONS, resources=["*"]),
+                iam.PolicyStatement(sid="Network", actions=VPC_ATTACH_ACTIONS, resources=["*"]),
                 iam.PolicyStatement(
                     sid="Logs",
                     actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],

@@ -17,22 +17,16 @@ from aws_cdk import aws_lakeformation as lf
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ml_constructs.access import acknowledge_wildcards
+from ml_constructs.events import DeadLetterQueue, notify_topic
 from ml_constructs.glue_etl import CURATED_PREFIX
-from ml_constructs.iam import ManagedRole
+from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service
 from ml_constructs.lambdas import PythonFunction
 from ml_constructs.training_pipeline import TrainingPipeline
-from posture.checks import acknowledge, acknowledge_all_packs
+from posture.checks import acknowledge_all_packs
 from stacks.base import PlatformStack
-
-_VPC_ACTIONS = [
-    "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-]  # fmt: skip
 
 
 class TrainingStack(PlatformStack):
@@ -155,9 +149,7 @@ class TrainingStack(PlatformStack):
         role = ManagedRole(
             self,
             "ExecutionRole",
-            assumed_by=iam.ServicePrincipal(
-                "sagemaker.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
-            ),
+            assumed_by=account_service(self, "sagemaker.amazonaws.com"),
             description="SageMaker pipeline and its jobs: curated data in, models and reports out",
             statements=[
                 iam.PolicyStatement(
@@ -194,7 +186,7 @@ class TrainingStack(PlatformStack):
                     resources=[self.format_arn(service="iam", region="", resource="role", resource_name="*")],
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
                 ),
-                iam.PolicyStatement(sid="Network", actions=_VPC_ACTIONS, resources=["*"]),
+                iam.PolicyStatement(sid="Network", actions=VPC_ATTACH_ACTIONS, resources=["*"]),
                 iam.PolicyStatement(
                     sid="Logs",
                     actions=[
@@ -296,16 +288,8 @@ class TrainingStack(PlatformStack):
         return table, guard
 
     def _triggers(self, curated_bucket: s3.IBucket, alarm_topic: sns.ITopic) -> None:
-        self.dead_letter_queue = sqs.Queue(
-            self, "TriggerDeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )  # fmt: skip
-        acknowledge(
-            self.dead_letter_queue.node.default_child,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the retraining triggers; messages stay "
-            "14 days for an operator to inspect and replay.",
-        )
+        self.dead_letters = DeadLetterQueue(self, "TriggerDeadLetters", purpose="the retraining triggers")
+        self.dead_letter_queue = self.dead_letters.queue
         target = targets.LambdaFunction(
             self.guard.function,
             dead_letter_queue=self.dead_letter_queue,
@@ -364,22 +348,4 @@ class TrainingStack(PlatformStack):
                 detail={"pipelineArn": [pipeline_arn], "currentPipelineExecutionStatus": ["Failed"]},
             ),
         )
-        # Raw target: the topic's policy (alerts stack) already admits this account's rules.
-        rule.node.default_child.targets = [
-            events.CfnRule.TargetProperty(
-                id="alarm-topic",
-                arn=alarm_topic.topic_arn,
-                retry_policy=events.CfnRule.RetryPolicyProperty(
-                    maximum_retry_attempts=8, maximum_event_age_in_seconds=3600
-                ),
-                dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
-            )
-        ]
-        self.dead_letter_queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[self.dead_letter_queue.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
-            )
-        )
+        notify_topic(rule, alarm_topic, self.dead_letters)

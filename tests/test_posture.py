@@ -90,3 +90,25 @@ def test_report_command_fails_on_an_unacknowledged_finding(dev: Assembly, tmp_pa
 
 def test_report_command_fails_without_an_assembly(tmp_path) -> None:
     assert report_main([str(tmp_path)]) == 1
+
+
+@pytest.mark.parametrize(
+    ("rule", "pack"),
+    [
+        ("AwsSolutions-IAM5[Resource::<RawZoneBucketD23CD850.Arn>/events/*]", "AwsSolutions"),
+        ("Annotation::NIST.800.53.R5-LambdaDLQ", "NIST.800.53.R5"),
+        ("CloudFormation-Validate::W3010", "CloudFormation-Validate"),
+    ],
+)
+def test_acknowledgments_are_counted_under_their_pack(rule: str, pack: str) -> None:
+    from posture.report import _pack_of
+
+    assert _pack_of(rule) == pack
+
+
+def test_summary_lists_only_known_packs(dev: Assembly, capsys: pytest.CaptureFixture[str]) -> None:
+    report_main([str(dev.outdir)])
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:1] == ["pack"])
+    end = next(i for i, line in enumerate(lines) if line.split()[:1] == ["stack"])
+    assert {line.split()[0] for line in lines[start + 1 : end]} == {*PACK_NAMES, CFN_VALIDATE}

@@ -93,3 +93,23 @@ def kms_use(key: kms.IKey) -> iam.PolicyStatement:
 
 def logs_write(group: logs.ILogGroup) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[group.log_group_arn])
+
+
+def sagemaker_metrics() -> iam.PolicyStatement:
+    """PutMetricData for SageMaker jobs and endpoints: the API has no resources, the namespace is the scope."""
+    return iam.PolicyStatement(
+        sid="Metrics",
+        actions=["cloudwatch:PutMetricData"],
+        resources=["*"],
+        conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
+    )
+
+
+def volume_key_grants(key: kms.IKey) -> iam.PolicyStatement:
+    """Let SageMaker attach ``key`` to the volumes it creates, and nothing else."""
+    return iam.PolicyStatement(
+        sid="VolumeKey",
+        actions=["kms:CreateGrant"],
+        resources=[key.key_arn],
+        conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    )

@@ -75,6 +75,8 @@ class PythonFunction(Construct):
         none; a new account may have nothing to reserve).
     :param timeout: default 60 seconds.
     :param memory_size: default 512 MB.
+    :param api_cidr: the VPC's CIDR (a literal), when the function calls AWS APIs: HTTPS to
+        the interface endpoints is then allowed (default None: no egress at all).
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class PythonFunction(Construct):
         reserved_concurrency: int | None = None,
         timeout: Duration = Duration.seconds(60),  # noqa: B008 - immutable value
         memory_size: int = 512,
+        api_cidr: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not (LAMBDAS_DIR / package / "handler.py").exists():
@@ -121,6 +124,10 @@ class PythonFunction(Construct):
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description=f"{package} Lambda: no ingress", allow_all_outbound=False
         )
+        if api_cidr:
+            self.security_group.add_egress_rule(
+                ec2.Peer.ipv4(api_cidr), ec2.Port.tcp(443), "AWS APIs via VPC endpoints"
+            )
         self.function = lambda_.Function(
             self,
             "Function",

@@ -15,7 +15,7 @@ from constructs import Construct
 from ml_constructs.ab_endpoint import VARIANTS, AbEndpoint, describe
 from ml_constructs.access import acknowledge_wildcards
 from ml_constructs.events import DeadLetterQueue
-from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service
+from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service, sagemaker_metrics, volume_key_grants
 from ml_constructs.lambdas import PythonFunction
 from stacks.base import PlatformStack
 
@@ -95,6 +95,7 @@ class ServingStack(PlatformStack):
             "log_retention": self.log_retention,
             "removal_policy": self.data_removal_policy,
             "reserved_concurrency": self.profile.lambda_reserved_concurrency,
+            "api_cidr": self.profile.vpc_cidr,
         }
         self.promotion = PythonFunction(
             self,
@@ -149,9 +150,6 @@ class ServingStack(PlatformStack):
             "and reads versions of the platform's own model package group only.",
         )
         for fn in (self.promotion, self.deployer):
-            fn.security_group.add_egress_rule(
-                ec2.Peer.ipv4(self.profile.vpc_cidr), ec2.Port.tcp(443), "SageMaker and CloudWatch endpoints"
-            )
             acknowledge_wildcards(
                 fn.role.policy,
                 [endpoint_arn],
@@ -202,19 +200,9 @@ class ServingStack(PlatformStack):
                     actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[logs],
                 ),
-                iam.PolicyStatement(
-                    sid="Metrics",
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],
-                    conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
-                ),
+                sagemaker_metrics(),
                 iam.PolicyStatement(sid="Packages", actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
-                iam.PolicyStatement(
-                    sid="VolumeKey",
-                    actions=["kms:CreateGrant"],
-                    resources=[data_key.key_arn],
-                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-                ),
+                volume_key_grants(data_key),
             ],
         )
         role.iam_role.add_managed_policy(serving_data)

@@ -22,7 +22,7 @@ from constructs import Construct
 from ml_constructs.access import acknowledge_wildcards
 from ml_constructs.events import DeadLetterQueue, notify_topic
 from ml_constructs.glue_etl import CURATED_PREFIX
-from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service
+from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service, sagemaker_metrics, volume_key_grants
 from ml_constructs.lambdas import PythonFunction
 from ml_constructs.training_pipeline import TrainingPipeline
 from posture.checks import acknowledge_all_packs
@@ -197,18 +197,8 @@ class TrainingStack(PlatformStack):
                     ],
                     resources=[sagemaker_logs],
                 ),
-                iam.PolicyStatement(
-                    sid="Metrics",
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],
-                    conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
-                ),
-                iam.PolicyStatement(
-                    sid="VolumeKey",
-                    actions=["kms:CreateGrant"],
-                    resources=[data_key.key_arn],
-                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-                ),
+                sagemaker_metrics(),
+                volume_key_grants(data_key),
                 iam.PolicyStatement(sid="LakeFormation", actions=["lakeformation:GetDataAccess"], resources=["*"]),
             ],
         )
@@ -259,6 +249,7 @@ class TrainingStack(PlatformStack):
             log_retention=self.log_retention,
             removal_policy=self.data_removal_policy,
             reserved_concurrency=self.profile.lambda_reserved_concurrency,
+            api_cidr=self.profile.vpc_cidr,
             environment={
                 "PIPELINE_NAME": self.pipeline.pipeline_name,
                 "DECISIONS_TABLE": table.table_name,
@@ -280,10 +271,6 @@ class TrainingStack(PlatformStack):
                     resources=[data_key.key_arn],
                 ),
             ],
-        )
-        # The guard calls SageMaker and DynamoDB: HTTPS to the VPC endpoints.
-        guard.security_group.add_egress_rule(
-            ec2.Peer.ipv4(self.profile.vpc_cidr), ec2.Port.tcp(443), "SageMaker API endpoint"
         )
         return table, guard
 

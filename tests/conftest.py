@@ -141,3 +141,26 @@ def curated_dir(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
     raw = write(work / "raw.jsonl", 8_000, seed=21)
     run_local(str(raw), str(work / "out"), spark=spark)
     return work / "out" / "curated"
+
+
+@pytest.fixture
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Credentials and region for moto, so no test can reach a real account. Returns the region."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    return "eu-west-1"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
+    aws_request_id: str = "req-12345678"
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    """What Powertools reads from the Lambda context object."""
+    return LambdaContext()

@@ -63,10 +63,7 @@ class WithUpdateEndpoint:
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+def aws(fake_aws_credentials):
     with mock_aws():
         sm = boto3.client("sagemaker", region_name=REGION)
         role = "arn:aws:iam::123456789012:role/model"
@@ -159,7 +156,7 @@ def test_scheduled_and_manual_events_are_accepted() -> None:
     assert parse_event({"dry_run": True}) == {"dry_run": True}
 
 
-def test_promotion_handler_reports_errors_without_changing_weights(aws, monkeypatch, capsys) -> None:
+def test_promotion_handler_reports_errors_without_changing_weights(aws, monkeypatch, capsys, lambda_context) -> None:
     env = {"ENDPOINT_NAME": "churn", "MIN_CHALLENGER_INVOCATIONS": "100", "MAX_ERROR_RATE_INCREASE": "0.01",
            "MAX_LATENCY_RATIO": "1.5", "PROMOTION_STEP": "0.2", "DRY_RUN": "false",
            "POWERTOOLS_SERVICE_NAME": "ab_promotion", "POWERTOOLS_METRICS_NAMESPACE": "MlopsTest"}  # fmt: skip
@@ -169,13 +166,9 @@ def test_promotion_handler_reports_errors_without_changing_weights(aws, monkeypa
     monkeypatch.setattr(handler, "_cloudwatch", metrics())
     monkeypatch.setattr(handler, "_sagemaker", aws)
 
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "promotion", 256, "r"
-        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:promotion"
-
-    assert handler.lambda_handler({"dry_run": "maybe"}, Context())["action"] == "ERROR"
+    assert handler.lambda_handler({"dry_run": "maybe"}, lambda_context)["action"] == "ERROR"
     assert weights(aws) == {"champion": 0.9, "challenger": 0.1}
-    result = handler.lambda_handler({"source": "aws.events"}, Context())
+    result = handler.lambda_handler({"source": "aws.events"}, lambda_context)
     assert result["action"] == "PROMOTE" and result["applied"]
     assert "PromotionDecisions" in capsys.readouterr().out
 
@@ -247,7 +240,7 @@ def test_a_package_no_longer_approved_is_not_deployed(aws) -> None:
     assert aws.updates == []
 
 
-def test_deployer_handler_skips_bad_events_cleanly(aws, monkeypatch, capsys) -> None:
+def test_deployer_handler_skips_bad_events_cleanly(aws, monkeypatch, capsys, lambda_context) -> None:
     env = {"ENDPOINT_NAME": "churn", "MODEL_PACKAGE_GROUP": GROUP, "CANARY_PERCENT": "10", "CANARY_WAIT_SECONDS": "300",
            "ROLLBACK_ALARMS": "a,b", "POWERTOOLS_SERVICE_NAME": "model_deployer", "POWERTOOLS_METRICS_NAMESPACE": "MlopsTest"}  # fmt: skip
     for key, value in env.items():
@@ -255,12 +248,8 @@ def test_deployer_handler_skips_bad_events_cleanly(aws, monkeypatch, capsys) -> 
     handler = importlib.reload(importlib.import_module("lambdas.model_deployer.handler"))
     monkeypatch.setattr(handler, "_sagemaker", aws)
 
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "deployer", 256, "req-12345678"
-        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:deployer"
-
-    assert handler.lambda_handler({"detail-type": "x"}, Context())["deployed"] is False
-    result = handler.lambda_handler(approval(register(aws)), Context())
+    assert handler.lambda_handler({"detail-type": "x"}, lambda_context)["deployed"] is False
+    result = handler.lambda_handler(approval(register(aws)), lambda_context)
     assert result["deployed"] is True and result["endpoint"] == "churn"
     assert "DeploymentsStarted" in capsys.readouterr().out
     assert len(aws.updates) == 1

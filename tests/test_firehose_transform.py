@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +18,7 @@ from lambdas.firehose_transform import handler as handler_module
 from lambdas.firehose_transform.logic import transform_data, transform_event
 from lambdas.firehose_transform.model import ChurnEvent
 from pipelines.data.generate import FaultRates, generate
+from tests.conftest import LambdaContext
 
 VALID = {
     "customer_id": "C1", "event_time": "2026-03-01T10:00:00+02:00", "signup_date": "2025-01-15",
@@ -33,14 +33,6 @@ def b64(value: bytes | str) -> str:
 
 def decode(record: dict) -> str:
     return base64.b64decode(record["data"]).decode()
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "firehose-transform"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:firehose-transform"
-    aws_request_id: str = "req-1"
 
 
 def test_valid_record_is_normalized() -> None:
@@ -161,7 +153,7 @@ def test_every_record_id_comes_back_exactly_once(case) -> None:
 )
 @given(event=st.one_of(json_values, firehose_events().map(lambda c: c[0])))
 def test_handler_never_raises(event, capsys) -> None:
-    response = handler_module.lambda_handler(event, FakeContext())
+    response = handler_module.lambda_handler(event, LambdaContext())
     assert isinstance(response["records"], list)
     capsys.readouterr()
 
@@ -172,7 +164,7 @@ def test_handler_marks_everything_failed_if_the_logic_breaks(monkeypatch, capsys
 
     monkeypatch.setattr(handler_module, "transform_event", boom)
     event = {"records": [{"recordId": "a", "data": b64("x")}, {"recordId": "b", "data": b64("y")}]}
-    response = handler_module.lambda_handler(event, FakeContext())
+    response = handler_module.lambda_handler(event, LambdaContext())
     assert [(r["recordId"], r["result"]) for r in response["records"]] == [
         ("a", "ProcessingFailed"),
         ("b", "ProcessingFailed"),

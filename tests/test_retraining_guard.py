@@ -53,10 +53,7 @@ class Recorder:
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+def aws(fake_aws_credentials):
     with mock_aws():
         dynamodb = boto3.resource("dynamodb", region_name=REGION)
         table = dynamodb.create_table(
@@ -165,7 +162,7 @@ def test_classify_names_each_trigger() -> None:
     assert classify(alarm_event()) == ("alarm", "alarm mlops-dev-drift-data-quality is in ALARM")
 
 
-def test_handler_wires_environment_and_reports_the_decision(aws, monkeypatch, capsys) -> None:
+def test_handler_wires_environment_and_reports_the_decision(aws, monkeypatch, capsys, lambda_context) -> None:
     monkeypatch.setenv("DECISIONS_TABLE", "decisions")
     monkeypatch.setenv("PIPELINE_NAME", "churn")
     monkeypatch.setenv("COOLDOWN_MINUTES", "360")
@@ -174,12 +171,8 @@ def test_handler_wires_environment_and_reports_the_decision(aws, monkeypatch, ca
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "MlopsTest")
     handler = importlib.reload(importlib.import_module("lambdas.retraining_guard.handler"))
 
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "guard", 256, "r"
-        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:guard"
-
-    first = handler.lambda_handler(schedule_event(), Context())
-    second = handler.lambda_handler(schedule_event(1), Context())
+    first = handler.lambda_handler(schedule_event(), lambda_context)
+    second = handler.lambda_handler(schedule_event(1), lambda_context)
     assert first["started"] and not second["started"]
     out = capsys.readouterr().out
     assert "RetrainingStarted" in out and "RetrainingRefused" in out

@@ -27,6 +27,12 @@ TRAINING_MODULES := __init__ features preprocess evaluate baseline metrics
 SDK_VENV := $(CURDIR)/.venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed
 CDK := $(CURDIR)/node_modules/.bin/cdk
+# The built-in XGBoost image's Python (3.10) and libraries, for the image contract tests.
+IMAGE_VENV := $(CURDIR)/.venv-image
+IMAGE_STAMP := $(IMAGE_VENV)/.installed
+# The first python3.10 that really runs (a pyenv shim may exist without the version).
+PYTHON_IMAGE ?= $(shell for p in python3.10 $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python3.10); do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo $$p; break; }; done)
 
 ROWS ?= 100000
 
@@ -67,6 +73,14 @@ $(SDK_STAMP): requirements-sdk.txt constraints-sdk.txt
 	$(SDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sdk.txt -c constraints-sdk.txt
 	touch $@
 
+$(IMAGE_STAMP): requirements-image.txt
+	@test -n "$(PYTHON_IMAGE)" || { echo "Python 3.10 (the XGBoost image's) is needed for the image contract tests: install python3.10 or set PYTHON_IMAGE=/path/to/python3.10"; exit 1; }
+	@echo "Building .venv-image: the XGBoost 3.0-5 image's Python and libraries (about 500 MB, first run only)"
+	test -x $(IMAGE_VENV)/bin/python || $(PYTHON_IMAGE) -m venv $(IMAGE_VENV)
+	$(IMAGE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-image.txt
+	$(IMAGE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps sagemaker-containers==2.8.6.post2
+	touch $@
+
 # Regenerate the checked-in pipeline definition with the SDK (offline; see pipelines/training/definition.py).
 pipeline-definition: $(SDK_STAMP)
 	PYTHONPATH=$(CURDIR) $(SDK_VENV)/bin/python -m pipelines.training.definition
@@ -82,7 +96,7 @@ synth: install
 posture: ## report on an existing cdk.out without synthesizing again
 	$(PY) -m posture.report $(OUT)
 
-test: install $(SDK_STAMP)
+test: install $(SDK_STAMP) $(IMAGE_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

@@ -524,3 +524,39 @@ def test_bootstrap_model_answers_like_the_pipeline_model() -> None:
     booster = load_model(ARTIFACT)
     scores = booster.predict(xgb.DMatrix(np.zeros((3, len(FEATURES)))))
     assert booster.num_features() == len(FEATURES) and ((scores >= 0) & (scores <= 1)).all()
+
+
+@pytest.mark.parametrize("autoscaling", [True, False])
+def test_autoscaling_can_be_switched_off_for_an_instance_type_change(autoscaling: bool) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_s3 as s3
+    from aws_cdk import aws_sns as sns
+    from aws_cdk.assertions import Template
+
+    from stacks.network import NetworkStack
+    from stacks.serving import ServingStack
+    from tests.conftest import app_with_project_flags
+
+    dev = PROFILES["dev"]
+    profile = dataclasses.replace(dev, serving=dataclasses.replace(dev.serving, autoscaling=autoscaling))
+    app = app_with_project_flags()
+    env = cdk.Environment(account="123456789012", region=profile.region)
+    network = NetworkStack(app, "Net", profile=profile, env=env, description="network")
+    base = network  # imports need a scope; an empty stack fails template validation
+    serving = ServingStack(
+        app, "Serving", profile=profile, env=env, description="serving", vpc=network.vpc,
+        workload_subnets=network.workload_subnets,
+        artifact_bucket=s3.Bucket.from_bucket_name(base, "Artifacts", "artifacts"),
+        data_key=kms.Key.from_key_arn(base, "Key", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+        logs_key=kms.Key.from_key_arn(base, "LogsKey", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ac"),
+        serving_data_policy=iam.ManagedPolicy.from_managed_policy_name(base, "Data", "serving-data"),
+        model_package_group="mlops-dev-churn",
+        alarm_topic=sns.Topic.from_topic_arn(base, "Topic", "arn:aws:sns:eu-west-1:123456789012:alarms"),
+    )  # fmt: skip
+    template = Template.from_stack(serving)
+    # SageMaker refuses to change a variant's instance type while it is registered for autoscaling.
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 2 if autoscaling else 0)
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 2 if autoscaling else 0)
+    template.resource_count_is("AWS::SageMaker::Endpoint", 1)

@@ -265,6 +265,9 @@ class ServingStack(PlatformStack):
         rollback) and updates the endpoint under its guardrails (rollback alarms, KMS volume key).
         """
         arn = self._arn
+        platform_stacks = self.format_arn(
+            service="cloudformation", resource="stack", resource_name=f"mlops-{self.profile.name}-*/*"
+        )
         role = ManagedRole(
             self,
             "DeployRole",
@@ -306,14 +309,19 @@ class ServingStack(PlatformStack):
                 iam.PolicyStatement(
                     sid="RollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=rollback_alarms
                 ),
+                # Fn::GetStackOutput references (VPC, keys, bucket) resolve again on every update, as this role.
+                iam.PolicyStatement(
+                    sid="PlatformOutputs", actions=["cloudformation:DescribeStacks"], resources=[platform_stacks]
+                ),
                 self._bootstrap_version_read(),
             ],
         )
         acknowledge_wildcards(
             role.policy,
-            [arn("model"), arn("endpoint-config"), arn("model-package", f"{group}/*")],
+            [arn("model"), arn("endpoint-config"), arn("model-package", f"{group}/*"), platform_stacks],
             "CloudFormation generates the names of the models and endpoint configs it replaces, so "
-            "they are only known after the update; package versions are numbered at registration. "
+            "they are only known after the update; package versions are numbered at registration; "
+            "stack ids end in a generated suffix, and only the platform's own stacks are read. "
             "The endpoint itself is named exactly.",
         )
         return role

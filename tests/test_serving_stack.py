@@ -436,11 +436,18 @@ def test_the_deploy_role_can_do_what_a_challenger_update_makes_cloudformation_do
     endpoint = _one(assembly, "AWS::SageMaker::Endpoint")
     for alarm in endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]:
         assert _allows(statements, "cloudwatch:DescribeAlarms", _alarm_arn(alarm["AlarmName"])), alarm
+    # Cross-stack references (Fn::GetStackOutput) resolve again on the update, as this role.
+    referenced = {m for m in re.findall(r'"Fn::GetStackOutput": \{"StackName": "([^"]+)"', json.dumps(template))}
+    assert referenced
+    for stack in referenced:
+        stack_id = f"arn:aws:cloudformation:eu-west-1:123456789012:stack/{stack}/0f1e2d3c-0000-1111-2222-333344445555"
+        assert _allows(statements, "cloudformation:DescribeStacks", stack_id), stack
     trust = template["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "cloudformation.amazonaws.com"}]
     # Nothing beyond that update: no IAM changes, no other service.
     actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-    assert {a.split(":")[0] for a in actions} == {"sagemaker", "iam", "kms", "cloudwatch", "ssm"}
+    assert {a.split(":")[0] for a in actions} == {"sagemaker", "iam", "kms", "cloudwatch", "ssm", "cloudformation"}
+    assert {a for a in actions if a.startswith("cloudformation:")} == {"cloudformation:DescribeStacks"}
     assert {a for a in actions if a.startswith("iam:")} == {"iam:PassRole"}
 
 

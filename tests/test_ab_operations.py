@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from datetime import UTC, datetime
 
 import boto3
@@ -226,7 +227,7 @@ def expected_update(package: str = PACKAGE) -> dict:
         ],
         "Capabilities": CAPABILITIES,
         "RoleARN": DEPLOY_ROLE,
-        "ClientRequestToken": f"approve-{GROUP}-7",
+        "ClientRequestToken": f"approve-{GROUP}-7-{int(NOW.timestamp())}",
     }
 
 
@@ -255,6 +256,17 @@ def test_a_second_event_for_the_same_package_changes_nothing() -> None:
         cfn.add_response("describe_stacks", stack_response(challenger=PACKAGE, status="UPDATE_IN_PROGRESS"))
         assert deploy(cloudformation) == {"stack": STACK, "parameter": PARAMETER, "package": PACKAGE,
                                           "previous": PACKAGE, "started": False, "reason": "already deployed"}  # fmt: skip
+
+
+def test_the_request_token_repeats_for_one_stack_state_only() -> None:
+    from datetime import timedelta
+
+    from lambdas.model_deployer.logic import client_token
+
+    stack = stack_response()["Stacks"][0]
+    assert client_token(PACKAGE, stack) == client_token(PACKAGE, dict(stack))
+    later = client_token(PACKAGE, {**stack, "LastUpdatedTime": NOW + timedelta(minutes=5)})
+    assert later != client_token(PACKAGE, stack) and re.fullmatch(r"[a-zA-Z][-a-zA-Z0-9]{0,127}", later)
 
 
 def test_a_repeated_request_token_is_already_requested() -> None:

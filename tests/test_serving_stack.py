@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -187,7 +188,7 @@ def test_a_deploy_after_an_approval_keeps_the_approved_model(assembly: Assembly)
     sent = {}
     with Stubber(cloudformation) as stub:
         stub.add_response("describe_stacks", {"Stacks": [{
-            "StackName": stack, "StackStatus": "UPDATE_COMPLETE", "CreationTime": "2026-11-27T00:00:00Z",
+            "StackName": stack, "StackStatus": "UPDATE_COMPLETE", "CreationTime": datetime(2026, 11, 27, tzinfo=UTC),
             "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]}]})  # fmt: skip
         stub.add_response("update_stack", {"StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/s/1"})
         cloudformation.meta.events.register(

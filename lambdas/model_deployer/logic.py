@@ -73,10 +73,15 @@ def check_package(sagemaker, package_arn: str, group: str) -> None:
         raise DeployError(f"{package_arn} is {package.get('ModelApprovalStatus')}, not Approved")
 
 
-def client_token(package_arn: str) -> str:
-    """One UpdateStack request per package: CloudFormation ignores a repeated token."""
+def client_token(package_arn: str, stack: dict) -> str:
+    """One UpdateStack request per package and stack state: CloudFormation refuses a repeated token.
+
+    Duplicate events of one approval share it; after the stack changed (a rolled-back attempt
+    included) the same package may be requested again.
+    """
     group, version = _PACKAGE_ARN.match(package_arn).groups()
-    return f"approve-{group}-{version}"[:128]
+    changed = stack.get("LastUpdatedTime") or stack["CreationTime"]
+    return f"approve-{group}-{version}-{int(changed.timestamp())}"[:128]
 
 
 def deploy_challenger(cloudformation, *, stack: str, parameter: str, package_arn: str, role_arn: str) -> dict:
@@ -108,7 +113,7 @@ def deploy_challenger(cloudformation, *, stack: str, parameter: str, package_arn
             Parameters=parameters,
             Capabilities=CAPABILITIES,
             RoleARN=role_arn,
-            ClientRequestToken=client_token(package_arn),
+            ClientRequestToken=client_token(package_arn, current),
         )
     except ClientError as error:
         code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")

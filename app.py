@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """CDK app: reads the profile, builds the stacks, passes objects between them."""
 
-import dataclasses
 import os
 
 from config.toolchain import use_project_node
@@ -21,14 +20,6 @@ from stacks.training import TrainingStack  # noqa: E402
 
 app = cdk.App()
 profile = get_profile(app.node.try_get_context("profile"))
-# -c champion=ARN -c challenger=ARN name approved model packages for this deploy (validated like the profile).
-overrides = {
-    f"{role}_package_arn": app.node.try_get_context(role)
-    for role in ("champion", "challenger")
-    if app.node.try_get_context(role)
-}
-if overrides:
-    profile = dataclasses.replace(profile, serving=dataclasses.replace(profile.serving, **overrides))
 env = cdk.Environment(account=profile.account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=profile.region)
 common = {"profile": profile, "env": env}
 prefix = f"mlops-{profile.name}"

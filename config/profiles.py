@@ -29,6 +29,17 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PACKAGE_ARN = re.compile(r"^arn:aws[\w-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[\w-]+/\d+$")
 _SCHEDULE = re.compile(r"^(cron\([^)]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 
+# vCPUs of the endpoint instance types a profile may use. SageMaker's CPUUtilization sums its
+# cores (0-100% per vCPU), so CPU alarm thresholds scale by this. Types with local NVMe storage
+# (m5d, c5d...) are left out on purpose: their endpoint configs cannot take a KMS volume key.
+INSTANCE_VCPUS: dict[str, int] = {
+    "ml.t2.medium": 2, "ml.t2.large": 2, "ml.t2.xlarge": 4,
+    "ml.m5.large": 2, "ml.m5.xlarge": 4, "ml.m5.2xlarge": 8, "ml.m5.4xlarge": 16,
+    "ml.c5.large": 2, "ml.c5.xlarge": 4, "ml.c5.2xlarge": 8, "ml.c5.4xlarge": 16,
+    "ml.m6i.large": 2, "ml.m6i.xlarge": 4, "ml.m6i.2xlarge": 8,
+    "ml.c6i.large": 2, "ml.c6i.xlarge": 4, "ml.c6i.2xlarge": 8,
+}  # fmt: skip
+
 
 class ProfileError(ValueError):
     """A profile value is out of range; the message names the key and what is allowed."""
@@ -94,9 +105,11 @@ class TrainingSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class ServingSettings:
-    """The A/B endpoint: variants, capacity, canary guardrails, promotion rule."""
+    """The A/B endpoint: variants, capacity, deployment guardrails, alarms, promotion rule."""
 
-    # Approved model packages (ARNs); None means the project's bootstrap model.
+    # Defaults of the serving stack's package parameters (approved model package ARNs); None means
+    # the project's bootstrap model. Only a first deploy uses them: later deploys keep the
+    # parameters' previous values (what the approval flow set).
     champion_package_arn: str | None = None
     challenger_package_arn: str | None = None
     # A third model that gets a copy of the traffic and answers nobody.
@@ -107,9 +120,20 @@ class ServingSettings:
     max_instance_count: int
     target_invocations_per_instance: int
     data_capture_percent: int
-    canary_percent: int
-    canary_wait_minutes: int
+    # Blue/green routing of endpoint updates: 0 shifts all traffic at once, then bakes; N > 0 sends a
+    # canary of N instances first (at most half of instance_count, so it needs 2 instances or more).
+    canary_instances: int
+    # How long the new fleet serves under the rollback alarms before the next step (and the end).
+    bake_minutes: int
     p99_latency_alarm_ms: int
+    # CPU alarm per vCPU (scaled by the instance type's vCPUs, see INSTANCE_VCPUS).
+    cpu_alarm_percent: int = 80
+    # Alarm when a variant gets no request for an hour: right where clients always call, noise on an
+    # endpoint that may sit idle (dev).
+    idle_alarm: bool
+    # Register the variants for autoscaling. Turn off for one deploy before changing instance_type:
+    # SageMaker refuses to change the instance type of a variant registered for autoscaling.
+    autoscaling: bool = True
     # Promotion: evidence needed, and how far a healthy challenger moves per decision.
     min_challenger_invocations: int
     max_error_rate_increase: float
@@ -264,16 +288,22 @@ class Profile:
                 )
         if not 0 <= sv.challenger_weight <= 0.5:
             self._fail("serving.challenger_weight", sv.challenger_weight, "a share of traffic from 0 to 0.5")
-        if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", sv.instance_type):
-            self._fail("serving.instance_type", sv.instance_type, "a SageMaker instance type such as ml.m5.large")
+        if sv.instance_type not in INSTANCE_VCPUS:
+            self._fail(
+                "serving.instance_type",
+                sv.instance_type,
+                f"an instance type with a known vCPU count (add it to INSTANCE_VCPUS): {sorted(INSTANCE_VCPUS)}",
+            )
         # Production (data retained) runs two instances per variant, which SageMaker spreads over zones.
         least = 2 if self.retain_data else 1
         self._range("serving.instance_count", sv.instance_count, least, 100)
         self._range("serving.max_instance_count", sv.max_instance_count, sv.instance_count, 100)
         self._range("serving.target_invocations_per_instance", sv.target_invocations_per_instance, 1, 100_000)
         self._range("serving.data_capture_percent", sv.data_capture_percent, 0, 100)
-        self._range("serving.canary_percent", sv.canary_percent, 1, 50)
-        self._range("serving.canary_wait_minutes", sv.canary_wait_minutes, 1, 60)
+        # SageMaker: a canary is at most 50% of the variant's instances.
+        self._range("serving.canary_instances", sv.canary_instances, 0, sv.instance_count // 2)
+        self._range("serving.bake_minutes", sv.bake_minutes, 1, 60)
+        self._range("serving.cpu_alarm_percent", sv.cpu_alarm_percent, 1, 100)
         self._range("serving.p99_latency_alarm_ms", sv.p99_latency_alarm_ms, 1, 60_000)
         self._range("serving.min_challenger_invocations", sv.min_challenger_invocations, 1, 10_000_000)
         if not 0 <= sv.max_error_rate_increase < 1:
@@ -350,9 +380,10 @@ PROFILES: dict[str, Profile] = {
             max_instance_count=2,
             target_invocations_per_instance=200,
             data_capture_percent=100,
-            canary_percent=50,
-            canary_wait_minutes=5,
+            canary_instances=0,
+            bake_minutes=5,
             p99_latency_alarm_ms=300,
+            idle_alarm=False,
             min_challenger_invocations=100,
             max_error_rate_increase=0.01,
             max_latency_ratio=1.5,
@@ -411,9 +442,10 @@ PROFILES: dict[str, Profile] = {
             max_instance_count=8,
             target_invocations_per_instance=1000,
             data_capture_percent=20,
-            canary_percent=10,
-            canary_wait_minutes=10,
+            canary_instances=1,
+            bake_minutes=10,
             p99_latency_alarm_ms=200,
+            idle_alarm=True,
             min_challenger_invocations=5000,
             max_error_rate_increase=0.002,
             max_latency_ratio=1.2,

@@ -1,18 +1,21 @@
 """A real-time SageMaker endpoint with champion and challenger variants.
 
 Models run in the VPC's workload subnets (every zone) with network isolation;
-the endpoint config has generated names, so an update never collides, a KMS
-volume key and data capture to the artifact bucket. Updates are blue/green with
-canary traffic shifting and roll back on their own when the 5XX or latency
-alarms fire; autoscaled instance counts survive a deploy.
+each variant serves the approved model package its stack parameter names, or
+the bootstrap model while that parameter is empty. Models and endpoint configs
+have generated names, so a replacement never collides; a KMS volume key and data
+capture to the artifact bucket. Updates are blue/green (a canary of instances
+where the variant has enough of them, else all at once) with a bake period, and
+roll back on their own when the 5XX or latency alarms fire; autoscaled instance
+counts and traffic weights survive a deploy.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnCondition, Duration, Fn, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -25,7 +28,9 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config import ServingSettings
+from config.profiles import INSTANCE_VCPUS
 from ml_constructs.training_pipeline import xgboost_image
+from posture.checks import acknowledge
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP_MODEL = ROOT / "pipelines" / "serving" / "bootstrap" / "model.tar.gz"
@@ -38,11 +43,14 @@ class AbEndpoint(Construct):
     """Champion/challenger endpoint with guardrails, autoscaling, alarms and a dashboard.
 
     Attributes: ``endpoint`` (``CfnEndpoint``), ``endpoint_name`` (token),
-    ``models`` (variant -> ``CfnModel``), ``rollback_alarm_names``, ``alarms``,
-    ``dashboard``.
+    ``models`` (variant -> ``CfnModel``), ``bootstrap_conditions`` (variant ->
+    ``CfnCondition``, true while the variant serves the bootstrap model),
+    ``rollback_alarm_names``, ``alarms``, ``dashboard``.
 
     :param name: prefix of the alarm and dashboard names (``mlops-dev-churn``).
-    :param settings: variants, capacity, guardrails (from the profile).
+    :param settings: capacity, guardrails, alarms (from the profile).
+    :param packages: variant -> the model package ARN it serves, a token of a stack
+        parameter ("" = the bootstrap model); a shadow variant exists when given one.
     :param role_arn: the models' execution role.
     :param vpc, subnets, security_group: where the models run.
     :param volume_key: KMS key for instance volumes and captured data.
@@ -57,6 +65,7 @@ class AbEndpoint(Construct):
         *,
         name: str,
         settings: ServingSettings,
+        packages: Mapping[str, str],
         role_arn: str,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
@@ -73,30 +82,33 @@ class AbEndpoint(Construct):
         vpc_config = sagemaker.CfnModel.VpcConfigProperty(
             subnets=subnet_ids, security_group_ids=[security_group.security_group_id]
         )
-        packages = {
-            "champion": settings.champion_package_arn,
-            "challenger": settings.challenger_package_arn,
-            SHADOW: settings.shadow_package_arn,
-        }
+        bootstrap = {"Image": xgboost_image(stack.region), "ModelDataUrl": self.bootstrap.s3_object_url}
         self.models: dict[str, sagemaker.CfnModel] = {}
+        self.bootstrap_conditions: dict[str, CfnCondition] = {}
         for variant, package in packages.items():
-            if variant == SHADOW and package is None:
-                continue
-            container = (
-                sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=package)
-                if package
-                else sagemaker.CfnModel.ContainerDefinitionProperty(
-                    image=xgboost_image(stack.region), model_data_url=self.bootstrap.s3_object_url
-                )
+            # The project's only Conditions: the package ARN is a stack parameter that the approval
+            # flow changes with UpdateStack(UsePreviousTemplate), so the choice between the bootstrap
+            # container and the package must be made by CloudFormation, not at synth.
+            condition = CfnCondition(
+                self, f"{variant.capitalize()}ServesBootstrap", expression=Fn.condition_equals(package, "")
             )
+            self.bootstrap_conditions[variant] = condition
             self.models[variant] = sagemaker.CfnModel(
                 self,
                 f"{variant.capitalize()}Model",
                 execution_role_arn=role_arn,
-                primary_container=container,
+                primary_container=Fn.condition_if(condition.logical_id, bootstrap, {"ModelPackageName": package}),
                 vpc_config=vpc_config,
                 enable_network_isolation=True,
             )
+            for rule in ("CloudFormation-Validate::F3031", "CloudFormation-Validate::F3033"):
+                acknowledge(
+                    self.models[variant],
+                    rule,
+                    "The linter puts the parameter's default (empty) into the ModelPackageName branch, but "
+                    "CloudFormation takes that branch only when the parameter is not empty, and the "
+                    "parameter's AllowedPattern then admits only package ARNs of the platform's group.",
+                )
 
         weights = {"champion": 1.0 - settings.challenger_weight, "challenger": settings.challenger_weight}
 
@@ -129,8 +141,6 @@ class AbEndpoint(Construct):
                 ),
             ),
         )
-        for model in self.models.values():
-            self.endpoint_config.add_dependency(model)
 
         self.rollback_alarm_names = [f"{name}-{v}-{kind}" for v in VARIANTS for kind in ("5xx-rate", "p99-latency")]
         self.endpoint = sagemaker.CfnEndpoint(
@@ -140,21 +150,7 @@ class AbEndpoint(Construct):
             retain_all_variant_properties=True,
         )
         # Set raw: CloudFormation's own names, so the nested properties serialize as it expects.
-        self.endpoint.add_property_override(
-            "DeploymentConfig",
-            {
-                "BlueGreenUpdatePolicy": {
-                    "TrafficRoutingConfiguration": {
-                        "Type": "CANARY",
-                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": settings.canary_percent},
-                        "WaitIntervalInSeconds": settings.canary_wait_minutes * 60,
-                    },
-                    "TerminationWaitInSeconds": settings.canary_wait_minutes * 60,
-                    "MaximumExecutionTimeoutInSeconds": 3600 + 2 * settings.canary_wait_minutes * 60,
-                },
-                "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": n} for n in self.rollback_alarm_names]},
-            },
-        )
+        self.endpoint.add_property_override("DeploymentConfig", deployment_config(settings, self.rollback_alarm_names))
         self.endpoint_name = self.endpoint.attr_endpoint_name
 
         self._autoscaling()
@@ -175,6 +171,8 @@ class AbEndpoint(Construct):
 
     def _autoscaling(self) -> None:
         settings = self.settings
+        if not settings.autoscaling:
+            return
         for variant in VARIANTS:
             target = appscaling.ScalableTarget(
                 self,
@@ -198,6 +196,7 @@ class AbEndpoint(Construct):
         settings = self.settings
         alarms = []
         instance = "/aws/sagemaker/Endpoints"
+        vcpus = INSTANCE_VCPUS[settings.instance_type]
 
         def rate(errors: str, variant: str) -> cw.MathExpression:
             return cw.MathExpression(
@@ -220,14 +219,20 @@ class AbEndpoint(Construct):
                  cw.TreatMissingData.NOT_BREACHING),
                 ("overhead-latency", "p99 overhead latency above 100 ms", self.metric("OverheadLatency", variant, "p99"),
                  100_000, 3, cw.ComparisonOperator.GREATER_THAN_THRESHOLD, cw.TreatMissingData.NOT_BREACHING),
-                ("cpu", "CPU above 80% (scaling is not keeping up)", self.metric("CPUUtilization", variant, "Average", instance),
-                 80, 5, cw.ComparisonOperator.GREATER_THAN_THRESHOLD, cw.TreatMissingData.NOT_BREACHING),
+                # CPUUtilization is summed over the instance's cores (0-100% each); memory is not.
+                ("cpu", f"CPU above {settings.cpu_alarm_percent}% of its {vcpus} vCPUs (scaling is not keeping up)",
+                 self.metric("CPUUtilization", variant, "Average", instance), settings.cpu_alarm_percent * vcpus, 5,
+                 cw.ComparisonOperator.GREATER_THAN_THRESHOLD, cw.TreatMissingData.NOT_BREACHING),
                 ("memory", "Memory above 80%", self.metric("MemoryUtilization", variant, "Average", instance),
                  80, 5, cw.ComparisonOperator.GREATER_THAN_THRESHOLD, cw.TreatMissingData.NOT_BREACHING),
-                ("no-invocations", "No requests for an hour (clients cannot reach the endpoint?)",
-                 self.metric("Invocations", variant, minutes=60),
-                 1, 1, cw.ComparisonOperator.LESS_THAN_THRESHOLD, cw.TreatMissingData.BREACHING),
             ]  # fmt: skip
+            if settings.idle_alarm:
+                # SageMaker publishes no Invocations datapoint without requests: missing data is the signal.
+                specs.append(
+                    ("no-invocations", "No requests for an hour (clients cannot reach the endpoint?)",
+                     self.metric("Invocations", variant, minutes=60),
+                     1, 1, cw.ComparisonOperator.LESS_THAN_THRESHOLD, cw.TreatMissingData.BREACHING)
+                )  # fmt: skip
             for kind, description, metric, threshold, periods, comparison, missing in specs:
                 alarm_name = f"{name}-{variant}-{kind}"
                 alarm = cw.Alarm(
@@ -275,12 +280,24 @@ class AbEndpoint(Construct):
         return dashboard
 
 
-def describe(settings: ServingSettings) -> str:
-    """One line for logs and outputs: which models serve, at what weights."""
-    return json.dumps(
-        {
-            "champion": settings.champion_package_arn or "bootstrap",
-            "challenger": settings.challenger_package_arn or "bootstrap",
-            "challenger_weight": settings.challenger_weight,
+def deployment_config(settings: ServingSettings, rollback_alarms: list[str]) -> dict:
+    """The endpoint's blue/green update policy: the routing the variants' instance counts allow."""
+    bake = settings.bake_minutes * 60
+    if settings.canary_instances:
+        # A canary sized in instances: at most half of each variant (the profile checks it).
+        routing = {
+            "Type": "CANARY",
+            "CanarySize": {"Type": "INSTANCE_COUNT", "Value": settings.canary_instances},
+            "WaitIntervalInSeconds": bake,
         }
-    )
+    else:
+        # One instance cannot host a canary: shift everything at once, then bake under the alarms.
+        routing = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": bake}
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": bake,
+            "MaximumExecutionTimeoutInSeconds": 3600 + 2 * bake,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in rollback_alarms]},
+    }

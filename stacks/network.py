@@ -28,6 +28,8 @@ INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "Kinesis": ec2.InterfaceVpcEndpointAwsService.KINESIS_STREAMS,
     "Firehose": ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE,
     "EventBridge": ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
+    # The approval deployer updates the serving stack.
+    "CloudFormation": ec2.InterfaceVpcEndpointAwsService.CLOUDFORMATION,
 }
 
 

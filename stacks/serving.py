@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, CfnOutput, Duration
+from aws_cdk import ArnFormat, CfnOutput, CfnParameter, Duration, Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ml_constructs.ab_endpoint import VARIANTS, AbEndpoint, describe
+from ml_constructs.ab_endpoint import SHADOW, VARIANTS, AbEndpoint
 from ml_constructs.access import acknowledge_wildcards
 from ml_constructs.events import DeadLetterQueue
 from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service, sagemaker_metrics, volume_key_grants
@@ -28,10 +28,13 @@ class ServingStack(PlatformStack):
     - ``promotion``: a Lambda on the profile's schedule that compares the variants
       and shifts weights (or rolls back, or holds; dry-run from the profile).
     - ``deployer``: a Lambda on model-package approval that makes the approved
-      package the challenger through a new endpoint config, under the guardrails.
-
-    Models come from the profile's package ARNs (or ``-c champion=ARN -c
-    challenger=ARN``); without them the endpoint serves the bootstrap model.
+      package the challenger: a stack update (previous template, the challenger
+      parameter changed) under ``deploy_role``, so CloudFormation owns the
+      endpoint and the guardrails apply.
+    - ``package_parameters``: variant -> ``CfnParameter`` (``ChampionPackageArn``,
+      ``ChallengerPackageArn``, ``ShadowPackageArn`` when the profile has a shadow);
+      "" serves the bootstrap model. The profile's ARNs are only their defaults:
+      ``cdk deploy`` keeps previous values, so a deploy never undoes an approval.
     """
 
     def __init__(
@@ -60,12 +63,14 @@ class ServingStack(PlatformStack):
         # Model artifacts are fetched through the S3 gateway endpoint (the subnets are isolated).
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "S3 and AWS APIs via VPC endpoints")
 
+        self.package_parameters = self._package_parameters(model_package_group)
         self.model_role = self._model_role(model_package_group, data_key, serving_data_policy)
         self.endpoint = AbEndpoint(
             self,
             "Churn",
             name=name,
             settings=settings,
+            packages={variant: p.value_as_string for variant, p in self.package_parameters.items()},
             role_arn=self.model_role.iam_role.role_arn,
             vpc=vpc,
             subnets=workload_subnets,
@@ -76,13 +81,21 @@ class ServingStack(PlatformStack):
         )
         for model in self.endpoint.models.values():
             model.node.add_dependency(self.model_role)
+        rollback_alarms = [
+            self.format_arn(service="cloudwatch", resource="alarm", resource_name=alarm,
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME)
+            for alarm in self.endpoint.rollback_alarm_names
+        ]  # fmt: skip
+        # Deployment guardrails read the rollback alarms as the endpoint's execution role too.
         self.model_role.add_statements(
             iam.PolicyStatement(
                 sid="BootstrapModel",
                 actions=["s3:GetObject"],
                 resources=[self.endpoint.bootstrap.bucket.arn_for_objects(self.endpoint.bootstrap.s3_object_key)],
-            )
+            ),
+            iam.PolicyStatement(sid="RollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=rollback_alarms),
         )
+        self.deploy_role = self._deploy_role(model_package_group, data_key, rollback_alarms)
 
         endpoint_arn = self.format_arn(service="sagemaker", resource="endpoint", resource_name="*")
         self.dead_letter_queue = DeadLetterQueue(
@@ -120,21 +133,20 @@ class ServingStack(PlatformStack):
             ],
             **common,
         )
+        challenger = self.package_parameters["challenger"]
         self.deployer = PythonFunction(
             self,
             "Deployer",
             package="model_deployer",
-            description="Makes a newly approved model package the challenger, under the canary guardrails",
-            timeout=Duration.minutes(2),
+            description="Makes a newly approved model package the challenger through a stack update",
             environment={
-                "ENDPOINT_NAME": self.endpoint.endpoint_name,
+                "STACK_NAME": self.stack_name,
+                "PACKAGE_PARAMETER": challenger.logical_id,
+                "DEPLOY_ROLE_ARN": self.deploy_role.iam_role.role_arn,
                 "MODEL_PACKAGE_GROUP": model_package_group,
-                "CANARY_PERCENT": str(settings.canary_percent),
-                "CANARY_WAIT_SECONDS": str(settings.canary_wait_minutes * 60),
-                "ROLLBACK_ALARMS": ",".join(self.endpoint.rollback_alarm_names),
                 "POWERTOOLS_METRICS_NAMESPACE": "MlPlatform/Serving",
             },
-            statements=self._deployer_statements(model_package_group, endpoint_arn),
+            statements=self._deployer_statements(model_package_group),
             **common,
         )
         acknowledge_wildcards(
@@ -145,17 +157,16 @@ class ServingStack(PlatformStack):
         )
         acknowledge_wildcards(
             self.deployer.role.policy,
-            [self._arn("model"), self._arn("endpoint-config"), self._arn("model-package", f"{model_package_group}/*")],
-            "The deployer creates models and endpoint configs whose names it generates per approval, "
-            "and reads versions of the platform's own model package group only.",
+            [self._arn("model-package", f"{model_package_group}/*")],
+            "The deployer reads versions of the platform's own model package group only (version "
+            "numbers are assigned at registration).",
         )
-        for fn in (self.promotion, self.deployer):
-            acknowledge_wildcards(
-                fn.role.policy,
-                [endpoint_arn],
-                "Endpoint names are generated by CloudFormation; the function acts on this stack's "
-                "endpoint, named in its environment. cloudwatch:GetMetricStatistics has no resource scoping.",
-            )
+        acknowledge_wildcards(
+            self.promotion.role.policy,
+            [endpoint_arn],
+            "Endpoint names are generated by CloudFormation; the function acts on this stack's "
+            "endpoint, named in its environment. cloudwatch:GetMetricStatistics has no resource scoping.",
+        )
 
         def target(fn: PythonFunction) -> targets.LambdaFunction:
             return targets.LambdaFunction(
@@ -179,8 +190,37 @@ class ServingStack(PlatformStack):
         )
 
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
-        CfnOutput(self, "ServingModels", value=describe(settings))
         CfnOutput(self, "VariantNames", value=",".join(VARIANTS))
+        for variant, condition in self.endpoint.bootstrap_conditions.items():
+            CfnOutput(
+                self,
+                f"{variant.capitalize()}Serves",
+                description=f"The model package the {variant} variant serves",
+                value=Fn.condition_if(
+                    condition.logical_id, "bootstrap", self.package_parameters[variant].value_as_string
+                ).to_string(),
+            )
+
+    def _package_parameters(self, group: str) -> dict[str, CfnParameter]:
+        settings = self.profile.serving
+        defaults = {"champion": settings.champion_package_arn, "challenger": settings.challenger_package_arn}
+        if settings.shadow_package_arn:
+            defaults[SHADOW] = settings.shadow_package_arn
+        # Only versions of this stack's model package group, in its region; "" = the bootstrap model.
+        pattern = rf"^(|arn:aws[a-z-]*:sagemaker:{self.region}:\d{{12}}:model-package/{group}/\d+)$"
+        return {
+            variant: CfnParameter(
+                self,
+                f"{variant.capitalize()}PackageArn",
+                type="String",
+                default=default or "",
+                allowed_pattern=pattern,
+                constraint_description=f"an approved model package ARN of group {group} in {self.region}, or empty",
+                description=f"Model package the {variant} variant serves (empty: the bootstrap model). "
+                "Later deploys keep the previous value; the approval flow sets the challenger.",
+            )
+            for variant, default in defaults.items()
+        }
 
     def _model_role(self, group: str, data_key: kms.IKey, serving_data: iam.IManagedPolicy) -> ManagedRole:
         logs = self.format_arn(
@@ -218,27 +258,102 @@ class ServingStack(PlatformStack):
     def _arn(self, resource: str, resource_name: str = "*") -> str:
         return self.format_arn(service="sagemaker", resource=resource, resource_name=resource_name)
 
-    def _deployer_statements(self, group: str, endpoint_arn: str) -> list[iam.PolicyStatement]:
+    def _deploy_role(self, group: str, data_key: kms.IKey, rollback_alarms: list[str]) -> ManagedRole:
+        """CloudFormation's role for the approval flow's stack updates: only what that update does.
+
+        The update replaces a model and the endpoint config (create, tag, delete in cleanup or on
+        rollback) and updates the endpoint under its guardrails (rollback alarms, KMS volume key).
+        """
         arn = self._arn
-        deployer_resources = [arn("model"), arn("endpoint-config"), endpoint_arn]
+        platform_stacks = self.format_arn(
+            service="cloudformation", resource="stack", resource_name=f"mlops-{self.profile.name}-*/*"
+        )
+        role = ManagedRole(
+            self,
+            "DeployRole",
+            assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
+            description="CloudFormation, for the approval flow's challenger updates of the serving stack",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ModelsAndConfigs",
+                    actions=[
+                        "sagemaker:CreateModel",
+                        "sagemaker:DescribeModel",
+                        "sagemaker:DeleteModel",
+                        "sagemaker:CreateEndpointConfig",
+                        "sagemaker:DescribeEndpointConfig",
+                        "sagemaker:DeleteEndpointConfig",
+                        "sagemaker:AddTags",
+                    ],
+                    resources=[arn("model"), arn("endpoint-config")],
+                ),
+                iam.PolicyStatement(
+                    sid="Endpoint",
+                    actions=["sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint"],
+                    resources=[self.endpoint.endpoint.ref],
+                ),
+                iam.PolicyStatement(
+                    sid="Packages",
+                    actions=["sagemaker:DescribeModelPackage"],
+                    resources=[arn("model-package", f"{group}/*")],
+                ),
+                iam.PolicyStatement(
+                    sid="PassModelRole",
+                    actions=["iam:PassRole"],
+                    resources=[self.model_role.iam_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+                # The endpoint config is KMS-encrypted: SageMaker grants itself the key as the caller.
+                volume_key_grants(data_key),
+                iam.PolicyStatement(sid="DescribeVolumeKey", actions=["kms:DescribeKey"], resources=[data_key.key_arn]),
+                iam.PolicyStatement(
+                    sid="RollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=rollback_alarms
+                ),
+                # Fn::GetStackOutput references (VPC, keys, bucket) resolve again on every update, as this role.
+                iam.PolicyStatement(
+                    sid="PlatformOutputs", actions=["cloudformation:DescribeStacks"], resources=[platform_stacks]
+                ),
+                self._bootstrap_version_read(),
+            ],
+        )
+        acknowledge_wildcards(
+            role.policy,
+            [arn("model"), arn("endpoint-config"), arn("model-package", f"{group}/*"), platform_stacks],
+            "CloudFormation generates the names of the models and endpoint configs it replaces, so "
+            "they are only known after the update; package versions are numbered at registration; "
+            "stack ids end in a generated suffix, and only the platform's own stacks are read. "
+            "The endpoint itself is named exactly.",
+        )
+        return role
+
+    def _bootstrap_version_read(self) -> iam.PolicyStatement:
+        """Read the CDK bootstrap version parameter that the template's BootstrapVersion parameter resolves."""
+        qualifier = self.synthesizer.bootstrap_qualifier or "hnb659fds"
+        return iam.PolicyStatement(
+            sid="BootstrapVersion",
+            actions=["ssm:GetParameters"],
+            resources=[
+                self.format_arn(service="ssm", resource="parameter", resource_name=f"cdk-bootstrap/{qualifier}/version")
+            ],
+        )
+
+    def _deployer_statements(self, group: str) -> list[iam.PolicyStatement]:
         return [
+            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[self.stack_id]),
+            # Only with the narrow role: without RoleARN, CloudFormation would reuse the stack's
+            # previous role (the CDK deployment role, which is admin).
             iam.PolicyStatement(
-                actions=[
-                    "sagemaker:DescribeEndpoint",
-                    "sagemaker:DescribeEndpointConfig",
-                    "sagemaker:DescribeModel",
-                    "sagemaker:CreateModel",
-                    "sagemaker:CreateEndpointConfig",
-                    "sagemaker:UpdateEndpoint",
-                ],
-                resources=deployer_resources,
-            ),
-            iam.PolicyStatement(
-                actions=["sagemaker:DescribeModelPackage"], resources=[arn("model-package", f"{group}/*")]
+                actions=["cloudformation:UpdateStack"],
+                resources=[self.stack_id],
+                conditions={"StringEquals": {"cloudformation:RoleArn": self.deploy_role.iam_role.role_arn}},
             ),
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
-                resources=[self.model_role.iam_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                resources=[self.deploy_role.iam_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
             ),
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribeModelPackage"], resources=[self._arn("model-package", f"{group}/*")]
+            ),
+            self._bootstrap_version_read(),
         ]

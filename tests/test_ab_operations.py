@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import importlib
+import re
 from datetime import UTC, datetime
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from lambdas.ab_promotion.logic import PromotionError, Rule, VariantStats, apply, decide, gather, parse_event
-from lambdas.model_deployer.logic import DeployError, Guardrails, approved_package, deploy_challenger
+from lambdas.model_deployer.logic import (
+    CAPABILITIES,
+    DeployError,
+    StackBusy,
+    approved_package,
+    check_package,
+    deploy_challenger,
+)
 
 REGION = "eu-west-1"
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 RULE = Rule(min_challenger_invocations=100, max_error_rate_increase=0.01, max_latency_ratio=1.5, step=0.2)
 GROUP = "mlops-dev-churn"
-GUARDRAILS = Guardrails(canary_percent=10, wait_seconds=300, rollback_alarms=("a-5xx", "a-latency"))
 
 
 class FakeCloudWatch:
@@ -175,81 +183,200 @@ def test_promotion_handler_reports_errors_without_changing_weights(aws, monkeypa
 
 # --- approval deployer ---------------------------------------------------------------------------
 
+ACCOUNT_ARN = "arn:aws:sagemaker:eu-west-1:123456789012"
+PACKAGE = f"{ACCOUNT_ARN}:model-package/{GROUP}/7"
+STACK = "mlops-dev-serving"
+PARAMETER = "ChallengerPackageArn"
+DEPLOY_ROLE = "arn:aws:iam::123456789012:role/mlops-dev-serving-DeployRole"
+STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/mlops-dev-serving/1"
 
-def approval(arn: str, status: str = "Approved", group: str = GROUP) -> dict:
-    return {"detail-type": "SageMaker Model Package State Change",
+
+def approval(arn: str = PACKAGE, status: str = "Approved", group: str = GROUP, source: str = "aws.sagemaker") -> dict:
+    return {"source": source, "detail-type": "SageMaker Model Package State Change",
             "detail": {"ModelPackageGroupName": group, "ModelApprovalStatus": status, "ModelPackageArn": arn}}  # fmt: skip
 
 
-def register(sm, status: str = "Approved") -> str:
-    return sm.create_model_package(
-        ModelPackageGroupName=GROUP, ModelApprovalStatus=status,
-        InferenceSpecification={"Containers": [{"Image": "img", "ModelDataUrl": "s3://b/new.tar.gz"}],
-                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
-    )["ModelPackageArn"]  # fmt: skip
+def client(service: str):
+    return boto3.client(service, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
 
 
-def test_an_approved_package_becomes_the_challenger_through_a_new_config(aws) -> None:
-    arn = register(aws)
-    change = deploy_challenger(aws, endpoint="churn", package_arn=approved_package(approval(arn), GROUP),
-                               guardrails=GUARDRAILS, suffix="1-abc")  # fmt: skip
-    (update,) = aws.updates
-    assert update["EndpointName"] == "churn" and update["EndpointConfigName"] == change["endpoint_config"] != "cfg-1"
-    assert update["RetainAllVariantProperties"] is True
-    assert update["DeploymentConfig"] == GUARDRAILS.deployment_config()
-    config = aws.describe_endpoint_config(EndpointConfigName=change["endpoint_config"])
-    variants = {v["VariantName"]: v for v in config["ProductionVariants"]}
-    assert variants["champion"]["ModelName"] == "m-champion"  # untouched
-    assert variants["challenger"]["ModelName"] == change["challenger_model"]
-    assert variants["challenger"]["InitialVariantWeight"] == 0.1 and config["KmsKeyId"].endswith("key/k")
-    (model,) = aws.models  # moto does not keep EnableNetworkIsolation: check the request
-    assert model["ModelName"] == change["challenger_model"] and model["EnableNetworkIsolation"] is True
-    assert model["VpcConfig"]["Subnets"] == ["subnet-1", "subnet-2"]
-    assert model["Containers"] == [{"ModelPackageName": arn}]
+def package_response(arn: str = PACKAGE, group: str = GROUP, status: str = "Approved") -> dict:
+    return {"ModelPackageName": group, "ModelPackageGroupName": group, "ModelPackageArn": arn,
+            "ModelApprovalStatus": status, "CreationTime": NOW, "ModelPackageStatus": "Completed",
+            "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []}}  # fmt: skip
 
 
-def test_guardrails_are_canary_with_rollback_alarms() -> None:
-    config = GUARDRAILS.deployment_config()
-    routing = config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
-    assert routing["Type"] == "CANARY" and routing["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 10}
-    assert config["AutoRollbackConfiguration"]["Alarms"] == [{"AlarmName": "a-5xx"}, {"AlarmName": "a-latency"}]
+def stack_response(challenger: str = "", status: str = "UPDATE_COMPLETE") -> dict:
+    parameters = {
+        "ChampionPackageArn": "",
+        PARAMETER: challenger,
+        "BootstrapVersion": "/cdk-bootstrap/hnb659fds/version",
+    }
+    return {"Stacks": [{"StackName": STACK, "StackId": STACK_ID, "CreationTime": NOW, "StackStatus": status,
+                        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]}]}  # fmt: skip
+
+
+def expected_update(package: str = PACKAGE) -> dict:
+    return {
+        "StackName": STACK,
+        "UsePreviousTemplate": True,
+        "Parameters": [
+            {"ParameterKey": "ChampionPackageArn", "UsePreviousValue": True},
+            {"ParameterKey": PARAMETER, "ParameterValue": package},
+            {"ParameterKey": "BootstrapVersion", "UsePreviousValue": True},
+        ],
+        "Capabilities": CAPABILITIES,
+        "RoleARN": DEPLOY_ROLE,
+        "ClientRequestToken": f"approve-{GROUP}-7-{int(NOW.timestamp())}",
+    }
+
+
+def deploy(cloudformation, package: str = PACKAGE) -> dict:
+    return deploy_challenger(
+        cloudformation, stack=STACK, parameter=PARAMETER, package_arn=package, role_arn=DEPLOY_ROLE
+    )
+
+
+def test_an_approved_package_becomes_the_challenger_through_a_stack_update() -> None:
+    sagemaker, cloudformation = client("sagemaker"), client("cloudformation")
+    with Stubber(sagemaker) as sm, Stubber(cloudformation) as cfn:
+        sm.add_response("describe_model_package", package_response(), {"ModelPackageName": PACKAGE})
+        cfn.add_response("describe_stacks", stack_response(), {"StackName": STACK})
+        cfn.add_response("update_stack", {"StackId": STACK_ID}, expected_update())
+        check_package(sagemaker, approved_package(approval(), GROUP), GROUP)
+        change = deploy(cloudformation)
+        sm.assert_no_pending_responses()
+        cfn.assert_no_pending_responses()
+    assert change["started"] and change["previous"] == "" and change["package"] == PACKAGE
+
+
+def test_a_second_event_for_the_same_package_changes_nothing() -> None:
+    cloudformation = client("cloudformation")
+    with Stubber(cloudformation) as cfn:  # a queued update_stack is missing on purpose: calling it fails the test
+        cfn.add_response("describe_stacks", stack_response(challenger=PACKAGE, status="UPDATE_IN_PROGRESS"))
+        assert deploy(cloudformation) == {"stack": STACK, "parameter": PARAMETER, "package": PACKAGE,
+                                          "previous": PACKAGE, "started": False, "reason": "already deployed"}  # fmt: skip
+
+
+def test_the_request_token_repeats_for_one_stack_state_only() -> None:
+    from datetime import timedelta
+
+    from lambdas.model_deployer.logic import client_token
+
+    stack = stack_response()["Stacks"][0]
+    assert client_token(PACKAGE, stack) == client_token(PACKAGE, dict(stack))
+    later = client_token(PACKAGE, {**stack, "LastUpdatedTime": NOW + timedelta(minutes=5)})
+    assert later != client_token(PACKAGE, stack) and re.fullmatch(r"[a-zA-Z][-a-zA-Z0-9]{0,127}", later)
+
+
+def test_a_repeated_request_token_is_already_requested() -> None:
+    cloudformation = client("cloudformation")
+    with Stubber(cloudformation) as cfn:
+        cfn.add_response("describe_stacks", stack_response())
+        cfn.add_client_error("update_stack", "TokenAlreadyExistsException", "token exists", 400)
+        assert deploy(cloudformation)["reason"] == "already requested"
+
+
+@pytest.mark.parametrize(
+    "status", ["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_FAILED"]
+)
+def test_a_busy_stack_is_a_retryable_error_and_not_updated(status) -> None:
+    cloudformation = client("cloudformation")
+    with Stubber(cloudformation) as cfn:
+        cfn.add_response("describe_stacks", stack_response(status=status))
+        with pytest.raises(StackBusy, match=status):
+            deploy(cloudformation)
+
+
+def test_an_update_refused_because_one_just_started_is_retryable() -> None:
+    cloudformation = client("cloudformation")
+    message = f"Stack:{STACK_ID} is in UPDATE_IN_PROGRESS state and can not be updated."
+    with Stubber(cloudformation) as cfn:
+        cfn.add_response("describe_stacks", stack_response())
+        cfn.add_client_error("update_stack", "ValidationError", message, 400)
+        with pytest.raises(StackBusy, match="UPDATE_IN_PROGRESS"):
+            deploy(cloudformation)
+
+
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        (package_response(group="other-group"), "is in group 'other-group'"),
+        (package_response(status="PendingManualApproval"), "PendingManualApproval, not Approved"),
+        (package_response(status="Rejected"), "Rejected, not Approved"),
+    ],
+)
+def test_a_package_sagemaker_does_not_show_approved_in_the_group_is_refused(response, message) -> None:
+    sagemaker = client("sagemaker")
+    with Stubber(sagemaker) as sm:
+        sm.add_response("describe_model_package", response)
+        with pytest.raises(DeployError, match=message):
+            check_package(sagemaker, PACKAGE, GROUP)
+
+
+def test_a_package_that_does_not_exist_is_refused() -> None:
+    sagemaker = client("sagemaker")
+    with Stubber(sagemaker) as sm:
+        sm.add_client_error("describe_model_package", "ValidationException", "Model package does not exist.", 400)
+        with pytest.raises(DeployError, match="does not exist"):
+            check_package(sagemaker, PACKAGE, GROUP)
 
 
 @pytest.mark.parametrize(
     ("event", "message"),
     [
-        ({"detail-type": "Something"}, "not a SageMaker Model Package State Change"),
-        (approval("arn:aws:sagemaker:eu-west-1:123456789012:model-package/x/1", status="Rejected"), "not Approved"),
-        (
-            approval("arn:aws:sagemaker:eu-west-1:123456789012:model-package/other/1", group="other"),
-            "is not 'mlops-dev-churn'",
-        ),
+        ({"detail-type": "Something"}, "not an event from aws.sagemaker"),
+        (approval(source="my.app"), "not an event from aws.sagemaker"),
+        ({**approval(), "detail-type": "Other"}, "not a SageMaker Model Package State Change"),
+        ({**approval(), "detail": "x"}, "no detail"),
+        (approval(status="Rejected"), "not Approved"),
+        (approval(f"{ACCOUNT_ARN}:model-package/other/1", group="other"), "is not 'mlops-dev-churn'"),
         (approval("not-an-arn"), "is not a model package ARN"),
+        ([], "not an event"),
     ],
 )
-def test_bad_approval_events_deploy_nothing(aws, event, message) -> None:
+def test_bad_approval_events_deploy_nothing(event, message) -> None:
     with pytest.raises(DeployError, match=message):
         approved_package(event, GROUP)
-    assert aws.updates == []
 
 
-def test_a_package_no_longer_approved_is_not_deployed(aws) -> None:
-    arn = register(aws, status="PendingManualApproval")
-    with pytest.raises(DeployError, match="PendingManualApproval, not Approved"):
-        deploy_challenger(aws, endpoint="churn", package_arn=arn, guardrails=GUARDRAILS, suffix="2")
-    assert aws.updates == []
-
-
-def test_deployer_handler_skips_bad_events_cleanly(aws, monkeypatch, capsys, lambda_context) -> None:
-    env = {"ENDPOINT_NAME": "churn", "MODEL_PACKAGE_GROUP": GROUP, "CANARY_PERCENT": "10", "CANARY_WAIT_SECONDS": "300",
-           "ROLLBACK_ALARMS": "a,b", "POWERTOOLS_SERVICE_NAME": "model_deployer", "POWERTOOLS_METRICS_NAMESPACE": "MlopsTest"}  # fmt: skip
+@pytest.fixture
+def deployer(monkeypatch):
+    env = {"STACK_NAME": STACK, "PACKAGE_PARAMETER": PARAMETER, "DEPLOY_ROLE_ARN": DEPLOY_ROLE,
+           "MODEL_PACKAGE_GROUP": GROUP, "POWERTOOLS_SERVICE_NAME": "model_deployer",
+           "POWERTOOLS_METRICS_NAMESPACE": "MlopsTest", "AWS_DEFAULT_REGION": REGION}  # fmt: skip
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     handler = importlib.reload(importlib.import_module("lambdas.model_deployer.handler"))
-    monkeypatch.setattr(handler, "_sagemaker", aws)
+    sagemaker, cloudformation = client("sagemaker"), client("cloudformation")
+    monkeypatch.setattr(handler, "_sagemaker", sagemaker)
+    monkeypatch.setattr(handler, "_cloudformation", cloudformation)
+    with Stubber(sagemaker) as sm, Stubber(cloudformation) as cfn:
+        yield handler, sm, cfn
+        sm.assert_no_pending_responses()
+        cfn.assert_no_pending_responses()
 
+
+def test_deployer_handler_starts_the_update_once(deployer, capsys, lambda_context) -> None:
+    handler, sm, cfn = deployer
+    sm.add_response("describe_model_package", package_response())
+    cfn.add_response("describe_stacks", stack_response())
+    cfn.add_response("update_stack", {"StackId": STACK_ID}, expected_update())
+    assert handler.lambda_handler(approval(), lambda_context)["deployed"] is True
+    sm.add_response("describe_model_package", package_response())
+    cfn.add_response("describe_stacks", stack_response(challenger=PACKAGE, status="UPDATE_IN_PROGRESS"))
+    again = handler.lambda_handler(approval(), lambda_context)
+    assert again["deployed"] is False and again["reason"] == "already deployed"
+    out = capsys.readouterr().out
+    assert "DeploymentsStarted" in out and "DeploymentsAlreadyDone" in out
+
+
+def test_deployer_handler_skips_bad_events_and_retries_a_busy_stack(deployer, lambda_context) -> None:
+    handler, sm, cfn = deployer
     assert handler.lambda_handler({"detail-type": "x"}, lambda_context)["deployed"] is False
-    result = handler.lambda_handler(approval(register(aws)), lambda_context)
-    assert result["deployed"] is True and result["endpoint"] == "churn"
-    assert "DeploymentsStarted" in capsys.readouterr().out
-    assert len(aws.updates) == 1
+    sm.add_client_error("describe_model_package", "ValidationException", "does not exist", 400)
+    assert "does not exist" in handler.lambda_handler(approval(), lambda_context)["reason"]
+    sm.add_response("describe_model_package", package_response())
+    cfn.add_response("describe_stacks", stack_response(status="UPDATE_ROLLBACK_IN_PROGRESS"))
+    with pytest.raises(StackBusy):  # Lambda retries the event, then the on-failure destination keeps it
+        handler.lambda_handler(approval(), lambda_context)

@@ -9,31 +9,41 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .logic import DeployError, Guardrails, approved_package, deploy_challenger
+from .logic import DeployError, StackBusy, approved_package, check_package, deploy_challenger
 
 logger = Logger()
 metrics = Metrics()
 _sagemaker = boto3.client("sagemaker")
-GUARDRAILS = Guardrails(
-    canary_percent=int(os.environ["CANARY_PERCENT"]),
-    wait_seconds=int(os.environ["CANARY_WAIT_SECONDS"]),
-    rollback_alarms=tuple(os.environ["ROLLBACK_ALARMS"].split(",")),
-)
+_cloudformation = boto3.client("cloudformation")
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    group = os.environ["MODEL_PACKAGE_GROUP"]
     try:
-        package = approved_package(event, os.environ["MODEL_PACKAGE_GROUP"])
-        suffix = package.rsplit("/", 1)[-1] + "-" + context.aws_request_id[:8]
+        package = approved_package(event, group)
+        check_package(_sagemaker, package, group)
         change = deploy_challenger(
-            _sagemaker, endpoint=os.environ["ENDPOINT_NAME"], package_arn=package, guardrails=GUARDRAILS, suffix=suffix
+            _cloudformation,
+            stack=os.environ["STACK_NAME"],
+            parameter=os.environ["PACKAGE_PARAMETER"],
+            package_arn=package,
+            role_arn=os.environ["DEPLOY_ROLE_ARN"],
         )
     except DeployError as error:
         logger.warning("nothing deployed", extra={"reason": str(error)})
         metrics.add_metric(name="DeploymentsSkipped", unit=MetricUnit.Count, value=1)
         return {"deployed": False, "reason": str(error)}
-    logger.info("challenger deployment started", extra=change)
-    metrics.add_metric(name="DeploymentsStarted", unit=MetricUnit.Count, value=1)
-    return {"deployed": True, **change}
+    except StackBusy as error:
+        # Raised on purpose: Lambda retries the asynchronous event, then hands it to the on-failure destination.
+        logger.warning("stack busy; the event will be retried", extra={"reason": str(error)})
+        metrics.add_metric(name="DeploymentsDeferred", unit=MetricUnit.Count, value=1)
+        raise
+    if change["started"]:
+        logger.info("challenger stack update started", extra=change)
+        metrics.add_metric(name="DeploymentsStarted", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("nothing to do", extra=change)
+        metrics.add_metric(name="DeploymentsAlreadyDone", unit=MetricUnit.Count, value=1)
+    return {"deployed": change["started"], **change}

@@ -1,51 +1,51 @@
-"""Approval -> challenger: deploy a newly approved model package under the guardrails.
+"""Approval -> challenger: make a newly approved model package the challenger, through CloudFormation.
 
-On "SageMaker Model Package State Change" with ``ModelApprovalStatus: Approved``
-for the platform's group, the deployer creates a model from the package (same
-role and VPC as the current challenger, network isolation on), a new endpoint
-config that differs from the current one only in the challenger's model, and
-updates the endpoint blue/green with canary traffic shifting and automatic
-rollback on the endpoint's alarms, keeping autoscaled instance counts.
+CloudFormation owns the endpoint. On "SageMaker Model Package State Change" with
+``ModelApprovalStatus: Approved`` for the platform's group (source
+``aws.sagemaker``), the deployer checks with ``DescribeModelPackage`` that the
+package is in that group and Approved, then updates the serving stack with its
+previous template, every parameter at its previous value except the challenger's
+package ARN, under the stack's narrow deployment role. CloudFormation replaces the
+challenger's model and the endpoint config and updates the endpoint under the
+blue/green guardrails; a rolled-back endpoint update rolls the stack (and the
+parameter) back and removes what it created, so nothing is left behind.
+
+Idempotent: the parameter already naming the package is "already deployed"; a
+stack busy with another operation is ``StackBusy`` (retried, then the
+on-failure destination keeps the event). A bad event or package is a
+``DeployError``: nothing is called that changes anything.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-CHALLENGER = "challenger"
-_PACKAGE_ARN = re.compile(r"^arn:aws[\w-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[\w-]+/\d+$")
+from botocore.exceptions import ClientError
+
+SOURCE = "aws.sagemaker"
+DETAIL_TYPE = "SageMaker Model Package State Change"
+_PACKAGE_ARN = re.compile(r"^arn:aws[\w-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/([\w-]+)/(\d+)$")
+# The serving template holds IAM resources; CloudFormation refuses an update without this.
+CAPABILITIES = ["CAPABILITY_IAM"]
+# Stack states from which CloudFormation accepts an update.
+UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
+             "IMPORT_ROLLBACK_COMPLETE"}  # fmt: skip
 
 
 class DeployError(ValueError):
-    """The event or the endpoint is not what the deployer expects: nothing is changed."""
+    """The event or the package is not deployable: nothing was changed, and retrying will not help."""
 
 
-@dataclass(frozen=True)
-class Guardrails:
-    canary_percent: int
-    wait_seconds: int
-    rollback_alarms: tuple[str, ...]
-
-    def deployment_config(self) -> dict:
-        return {
-            "BlueGreenUpdatePolicy": {
-                "TrafficRoutingConfiguration": {
-                    "Type": "CANARY",
-                    "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": self.canary_percent},
-                    "WaitIntervalInSeconds": self.wait_seconds,
-                },
-                "TerminationWaitInSeconds": self.wait_seconds,
-                "MaximumExecutionTimeoutInSeconds": 3600 + 2 * self.wait_seconds,
-            },
-            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in self.rollback_alarms]},
-        }
+class StackBusy(RuntimeError):
+    """The stack is being updated (or throttled): retry later."""
 
 
 def approved_package(event: object, group: str) -> str:
     """The approved package ARN of ``group`` in the event, or a DeployError saying why not."""
-    if not isinstance(event, dict) or event.get("detail-type") != "SageMaker Model Package State Change":
-        raise DeployError("not a SageMaker Model Package State Change event")
+    if not isinstance(event, dict) or event.get("source") != SOURCE:
+        raise DeployError(f"not an event from {SOURCE}")
+    if event.get("detail-type") != DETAIL_TYPE:
+        raise DeployError(f"not a {DETAIL_TYPE} event")
     detail = event.get("detail")
     if not isinstance(detail, dict):
         raise DeployError("event has no detail")
@@ -59,45 +59,72 @@ def approved_package(event: object, group: str) -> str:
     return arn
 
 
-def deploy_challenger(sagemaker, *, endpoint: str, package_arn: str, guardrails: Guardrails, suffix: str) -> dict:
-    """Make ``package_arn`` the challenger through a new endpoint config; returns what changed."""
-    status = sagemaker.describe_model_package(ModelPackageName=package_arn)["ModelApprovalStatus"]
-    if status != "Approved":
-        raise DeployError(f"{package_arn} is {status}, not Approved")
-    current = sagemaker.describe_endpoint(EndpointName=endpoint)
-    if current.get("EndpointStatus") not in ("InService", None):
-        raise DeployError(f"endpoint {endpoint} is {current['EndpointStatus']}; retry when InService")
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=current["EndpointConfigName"])
-    variants = config["ProductionVariants"]
-    challenger = next((v for v in variants if v["VariantName"] == CHALLENGER), None)
-    if challenger is None:
-        raise DeployError(f"endpoint {endpoint} has no {CHALLENGER!r} variant")
-    template = sagemaker.describe_model(ModelName=challenger["ModelName"])
+def check_package(sagemaker, package_arn: str, group: str) -> None:
+    """DeployError unless SageMaker shows ``package_arn`` in ``group`` and Approved (events can be stale)."""
+    try:
+        package = sagemaker.describe_model_package(ModelPackageName=package_arn)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
+            raise DeployError(f"{package_arn} does not exist: {error.response['Error'].get('Message')}") from error
+        raise
+    if package.get("ModelPackageGroupName") != group:
+        raise DeployError(f"{package_arn} is in group {package.get('ModelPackageGroupName')!r}, not {group!r}")
+    if package.get("ModelApprovalStatus") != "Approved":
+        raise DeployError(f"{package_arn} is {package.get('ModelApprovalStatus')}, not Approved")
 
-    model_name = f"{endpoint}-challenger-{suffix}"[:63]
-    model = {
-        "ModelName": model_name,
-        "ExecutionRoleArn": template["ExecutionRoleArn"],
-        "Containers": [{"ModelPackageName": package_arn}],
-        # The platform's rule, not a copy of the old model's setting.
-        "EnableNetworkIsolation": True,
-    }
-    if template.get("VpcConfig"):
-        model["VpcConfig"] = template["VpcConfig"]
-    sagemaker.create_model(**model)
 
-    new_variants = [{**v, "ModelName": model_name} if v["VariantName"] == CHALLENGER else v for v in variants]
-    config_name = f"{endpoint}-{suffix}"[:63]
-    new_config = {"EndpointConfigName": config_name, "ProductionVariants": new_variants}
-    for key in ("KmsKeyId", "DataCaptureConfig", "ShadowProductionVariants"):
-        if config.get(key):
-            new_config[key] = config[key]
-    sagemaker.create_endpoint_config(**new_config)
-    sagemaker.update_endpoint(
-        EndpointName=endpoint,
-        EndpointConfigName=config_name,
-        RetainAllVariantProperties=True,
-        DeploymentConfig=guardrails.deployment_config(),
-    )
-    return {"endpoint": endpoint, "endpoint_config": config_name, "challenger_model": model_name, "package": package_arn,
-            "previous_challenger_model": challenger["ModelName"]}  # fmt: skip
+def client_token(package_arn: str, stack: dict) -> str:
+    """One UpdateStack request per package and stack state: CloudFormation refuses a repeated token.
+
+    Duplicate events of one approval share it; after the stack changed (a rolled-back attempt
+    included) the same package may be requested again.
+    """
+    group, version = _PACKAGE_ARN.match(package_arn).groups()
+    changed = stack.get("LastUpdatedTime") or stack["CreationTime"]
+    return f"approve-{group}-{version}-{int(changed.timestamp())}"[:128]
+
+
+def deploy_challenger(cloudformation, *, stack: str, parameter: str, package_arn: str, role_arn: str) -> dict:
+    """Set the stack's ``parameter`` to ``package_arn`` with a stack update; returns what happened."""
+    try:
+        (current,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as error:
+        _raise_busy_if_transient(error)
+        raise
+    values = {p["ParameterKey"]: p.get("ParameterValue") for p in current.get("Parameters", [])}
+    result = {"stack": stack, "parameter": parameter, "package": package_arn, "previous": values.get(parameter)}
+    if parameter not in values:
+        raise DeployError(f"stack {stack} has no parameter {parameter}")
+    if values[parameter] == package_arn:
+        return {**result, "started": False, "reason": "already deployed"}
+    status = current["StackStatus"]
+    if status not in UPDATABLE:
+        # IN_PROGRESS settles on its own; a failed state needs an operator, and the event must not be lost.
+        raise StackBusy(f"stack {stack} is {status}; {parameter} not changed")
+    parameters = [
+        {"ParameterKey": key, "ParameterValue": package_arn} if key == parameter
+        else {"ParameterKey": key, "UsePreviousValue": True}
+        for key in values
+    ]  # fmt: skip
+    try:
+        response = cloudformation.update_stack(
+            StackName=stack,
+            UsePreviousTemplate=True,
+            Parameters=parameters,
+            Capabilities=CAPABILITIES,
+            RoleARN=role_arn,
+            ClientRequestToken=client_token(package_arn, current),
+        )
+    except ClientError as error:
+        code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
+        if code == "TokenAlreadyExistsException" or "No updates are to be performed" in message:
+            return {**result, "started": False, "reason": "already requested"}
+        _raise_busy_if_transient(error)
+        raise
+    return {**result, "started": True, "stack_id": response.get("StackId")}
+
+
+def _raise_busy_if_transient(error: ClientError) -> None:
+    code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
+    if code in ("Throttling", "ThrottlingException") or "_IN_PROGRESS state" in message:
+        raise StackBusy(f"{code}: {message}") from error

@@ -87,6 +87,7 @@ class AuditStack(PlatformStack):
         buckets = [raw_bucket, curated_bucket, artifact_bucket, access_logs_bucket]
         self.trail: AuditTrail | None = None
         self.cis_alarms: dict[str, cw.Alarm] = {}
+        self.trail_reader_policy: iam.ManagedPolicy | None = None
         if settings.trail == "own":
             self.trail = AuditTrail(
                 self,

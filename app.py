@@ -12,6 +12,7 @@ import aws_cdk as cdk  # noqa: E402
 from config import get_profile  # noqa: E402
 from posture.checks import register_packs  # noqa: E402
 from stacks.alerts import AlertsStack  # noqa: E402
+from stacks.audit import AuditStack  # noqa: E402
 from stacks.data_lake import DataLakeStack  # noqa: E402
 from stacks.ingest import IngestStack  # noqa: E402
 from stacks.network import NetworkStack  # noqa: E402
@@ -77,6 +78,27 @@ serving = ServingStack(
     serving_data_policy=data_lake.serving_data_policy,
     model_package_group=training.model_package_group_name,
     alarm_topic=alerts.alarm_topic,
+    **common,
+)
+AuditStack(
+    app,
+    f"{prefix}-audit",
+    description="ML platform audit: CloudTrail, CIS security alarms, ML control-plane alerts",
+    raw_bucket=data_lake.raw_bucket,
+    curated_bucket=data_lake.curated_bucket,
+    artifact_bucket=data_lake.artifact_bucket,
+    access_logs_bucket=data_lake.access_logs_bucket,
+    audit_key=data_lake.audit_key,
+    logs_key=data_lake.logs_key,
+    platform_keys=[
+        data_lake.data_key,
+        data_lake.logs_key,
+        data_lake.audit_key,
+        alerts.alarm_topic.master_key,
+        network.flow_log_key,
+    ],
+    weight_setter_arns=[serving.promotion.role.iam_role.role_arn],
+    endpoint_deployer_arns=[serving.deployer.role.iam_role.role_arn],
     **common,
 )
 

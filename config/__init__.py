@@ -3,6 +3,7 @@
 from config.profiles import (
     DEFAULT_PROFILE,
     PROFILES,
+    AuditSettings,
     EtlSettings,
     IngestSettings,
     LifecycleSettings,
@@ -16,6 +17,7 @@ from config.profiles import (
 __all__ = [
     "DEFAULT_PROFILE",
     "PROFILES",
+    "AuditSettings",
     "EtlSettings",
     "IngestSettings",
     "LifecycleSettings",

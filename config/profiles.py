@@ -144,6 +144,24 @@ class ServingSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AuditSettings:
+    """Who records the account's API calls, how long the records live, who hears of security events."""
+
+    # "own": this platform's multi-region trail; "organization": an organization trail (Control
+    # Tower) already records this account, so no second paid trail (and no CIS metric filters here).
+    trail: Literal["own", "organization"]
+    # Trail log files move to Glacier Flexible Retrieval after cold_after_days and expire after expiry_days.
+    cold_after_days: int
+    expiry_days: int
+    # Object lock (governance mode) on the trail bucket, in days; None for no lock.
+    object_lock_days: int | None = None
+    # IAM roles (session issuers) that approve model packages; approvals by anyone else alert.
+    approver_arns: tuple[str, ...] = ()
+    # Email addresses subscribed to the security topic (separate from the alarm topic).
+    security_emails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     """Everything that differs between environments.
 
@@ -168,6 +186,7 @@ class Profile:
     etl: EtlSettings
     training: TrainingSettings
     serving: ServingSettings
+    audit: AuditSettings
     # Lake Formation administrators (IAM role or user ARNs) appended to the account's
     # existing ones; the CDK deployment role is always added so grants can be made.
     lake_admin_arns: tuple[str, ...] = ()
@@ -318,6 +337,7 @@ class Profile:
                 sv.promotion_schedule,
                 "an EventBridge expression: cron(...) or rate(N unit)",
             )
+        self._validate_audit()
         for arn in self.lake_admin_arns:
             if not _PRINCIPAL_ARN.match(arn):
                 self._fail(
@@ -329,6 +349,24 @@ class Profile:
         for key, value in (("owner", self.owner), ("cost_centre", self.cost_centre), *self.extra_tags.items()):
             if not isinstance(value, str) or not _TAG_VALUE.match(value):
                 self._fail(key, value, "1-256 characters of letters, digits, spaces and _.:/=+-@")
+
+    def _validate_audit(self) -> None:
+        au = self.audit
+        if au.trail not in ("own", "organization"):
+            self._fail("audit.trail", au.trail, "'own' or 'organization'")
+        self._range("audit.cold_after_days", au.cold_after_days, 1, 3650)
+        # Glacier Flexible Retrieval bills at least 90 days per object.
+        self._range("audit.expiry_days", au.expiry_days, max(365, au.cold_after_days + 90), 36_500)
+        if au.object_lock_days is not None:
+            self._range("audit.object_lock_days", au.object_lock_days, 1, au.expiry_days)
+        for arn in au.approver_arns:
+            if not _PRINCIPAL_ARN.match(arn) or ":role/" not in arn:
+                self._fail(
+                    "audit.approver_arns", arn, "IAM role ARNs, such as arn:aws:iam::111122223333:role/MlApprover"
+                )
+        for email in au.security_emails:
+            if not _EMAIL.match(email):
+                self._fail("audit.security_emails", email, "email addresses")
 
 
 PROFILES: dict[str, Profile] = {
@@ -391,6 +429,7 @@ PROFILES: dict[str, Profile] = {
             promotion_dry_run=True,
             promotion_schedule="rate(1 hour)",
         ),
+        audit=AuditSettings(trail="own", cold_after_days=90, expiry_days=400),
         owner="ml-platform",
         cost_centre="ml-dev",
     ),
@@ -453,6 +492,7 @@ PROFILES: dict[str, Profile] = {
             promotion_dry_run=False,
             promotion_schedule="rate(1 hour)",
         ),
+        audit=AuditSettings(trail="own", cold_after_days=90, expiry_days=2557, object_lock_days=365),
         lambda_reserved_concurrency=20,
         owner="ml-platform",
         cost_centre="ml-prod",

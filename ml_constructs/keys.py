@@ -121,6 +121,42 @@ class ServiceKey(Construct):
             )
         )
 
+    def allow_topic_publishers(self, topic_arn: str) -> None:
+        """Let this account's alarms and EventBridge rules publish to the topic ``topic_arn`` encrypted with this key.
+
+        SNS binds each message to its topic (encryption context ``aws:sns:topicArn``).
+        CloudWatch passes ``aws:SourceAccount`` and ``aws:SourceArn`` to KMS; EventBridge
+        passes neither, so its statement rests on the topic alone (the topic policy
+        limits publishers to this account's rules).
+        """
+        stack = self._stack
+        actions = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        topic = {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}
+        alarms = stack.format_arn(
+            service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        self.kms_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=actions,
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account, **topic},
+                    "ArnLike": {"aws:SourceArn": alarms},
+                },
+            )
+        )
+        self.kms_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeRulesPublish",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=actions,
+                resources=["*"],
+                conditions={"StringEquals": topic},
+            )
+        )
+
     def allow_alarm_publishers(self) -> None:
         """Let CloudWatch alarms and EventBridge rules publish to topics encrypted with this key."""
         stack = self._stack

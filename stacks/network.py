@@ -88,6 +88,7 @@ class NetworkStack(PlatformStack):
     def _flow_logs(self) -> None:
         key = self.service_key("FlowLogKey", description="VPC flow logs", alias_name="flow-logs")
         key.allow_cloudwatch_logs()
+        self.flow_log_key = key.kms_key
         self.flow_log_group = logs.LogGroup(
             self,
             "FlowLogGroup",

@@ -39,6 +39,13 @@ PINNED = {
         "PromotionLogsFD209C50": "AWS::Logs::LogGroup",
         "DeployerLogs228AA106": "AWS::Logs::LogGroup",
     },
+    "audit": {
+        "SecurityTopicKey7A965FA9": "AWS::KMS::Key",
+        "TrailAccessLogsBucketF49E6493": "AWS::S3::Bucket",
+        "TrailBucket6C1E344E": "AWS::S3::Bucket",
+        "TrailLogGroup4CBE3AF5": "AWS::Logs::LogGroup",
+        "Trail8987F129": "AWS::CloudTrail::Trail",
+    },
     "ingest": {
         "EventStream271A91DB": "AWS::Kinesis::Stream",
         "TransformLogs6C6200D4": "AWS::Logs::LogGroup",
@@ -48,6 +55,7 @@ PINNED = {
 STATEFUL_TYPES = {
     "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::Kinesis::Stream",
     "AWS::Glue::Database", "AWS::Glue::Table", "AWS::DynamoDB::GlobalTable", "AWS::SageMaker::ModelPackageGroup",
+    "AWS::CloudTrail::Trail",
 }  # fmt: skip
 
 

@@ -98,7 +98,7 @@ AuditStack(
         network.flow_log_key,
     ],
     weight_setter_arns=[serving.promotion.role.iam_role.role_arn],
-    endpoint_deployer_arns=[serving.deployer.role.iam_role.role_arn],
+    endpoint_deployer_arns=[serving.deploy_role.iam_role.role_arn],
     **common,
 )
 

@@ -32,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from config import Profile, get_profile
 from ops.assembly import Assembly
 from ops.report import explain
+from ops.teardown import stop_executions
 from pipelines.data.generate import FaultRates, generate
 from pipelines.data.schema import CATEGORICAL, one_hot_column
 from pipelines.serving.client import invoke
@@ -186,9 +187,19 @@ def seed_raw(s3, bucket: str, rows: int, now: datetime) -> str:
 
 
 def run_workflow(glue, workflow: str, sleep: Callable[[float], None], timeout_s: float = 3600) -> dict:
-    """Start the Glue workflow once and wait; returns the run (fails on any failed action)."""
-    run_id = glue.start_workflow_run(Name=workflow)["RunId"]
+    """Start the Glue workflow once and wait; returns the run (fails on any failed action).
+
+    The workflow runs one at a time: while a run the raw zone's events started is going, wait for it."""
     waited = 0.0
+    while True:
+        try:
+            run_id = glue.start_workflow_run(Name=workflow)["RunId"]
+            break
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConcurrentRunsExceededException" or waited >= timeout_s:
+                raise
+        sleep(30)
+        waited += 30
     while True:
         run = glue.get_workflow_run(Name=workflow, RunId=run_id)["Run"]
         if run["Status"] in ("COMPLETED", "STOPPED", "ERROR"):
@@ -350,6 +361,9 @@ class Smoke:
             return f"workflow {workflow} run {run['WorkflowRunId']} completed in {hours * 60:.1f} min"
 
         def training() -> str:
+            # New curated data makes the retraining guard start an execution with the profile's settings:
+            # that proves the trigger; stop it so that one tiny execution runs.
+            triggered = stop_executions(self.c["sagemaker"], outputs["PipelineName"], self.log, self.sleep)
             arn, steps = run_pipeline(
                 self.c["sagemaker"], outputs["PipelineName"], tiny_pipeline_parameters(), self.sleep
             )
@@ -366,7 +380,10 @@ class Smoke:
                             self.profile.training.training_instance_type,
                             hours * parallel,
                         )
-            return f"execution {arn.rsplit('/', 1)[-1]} succeeded ({len(steps)} steps)"
+            return (
+                f"execution {arn.rsplit('/', 1)[-1]} succeeded ({len(steps)} steps); "
+                f"{triggered} started by the retraining guard, stopped"
+            )
 
         def serving() -> str:
             scores = invoke_variants(

@@ -177,6 +177,20 @@ def test_run_workflow() -> None:
             smoke.run_workflow(glue, "wf", no_sleep)
 
 
+def test_run_workflow_waits_for_a_run_the_events_started() -> None:
+    glue = client("glue")
+    with Stubber(glue) as stub:
+        stub.add_client_error("start_workflow_run", "ConcurrentRunsExceededException", "1 run at a time")
+        stub.add_response("start_workflow_run", {"RunId": "wr_1"}, {"Name": "wf"})
+        stub.add_response("get_workflow_run", _run("COMPLETED", SucceededActions=2, FailedActions=0))
+        slept: list[float] = []
+        assert smoke.run_workflow(glue, "wf", slept.append)["WorkflowRunId"] == "wr_1"
+        assert slept == [30]
+        stub.add_client_error("start_workflow_run", "EntityNotFoundException", "no workflow wf")
+        with pytest.raises(ClientError, match="no workflow"):
+            smoke.run_workflow(glue, "wf", no_sleep)
+
+
 def _steps(status: str, reason: str = "") -> dict:
     step = {"StepName": "Preprocess", "StepStatus": status, "StartTime": NOW, "EndTime": NOW + timedelta(minutes=5),
             "Metadata": {"ProcessingJob": {"Arn": "arn:aws:sagemaker:eu-west-1:123456789012:processing-job/p"}}}  # fmt: skip
@@ -296,6 +310,7 @@ def fakes(monkeypatch):
     monkeypatch.setattr(smoke, "seed_raw", fake("seed", "events/seed.gz"))
     monkeypatch.setattr(smoke, "run_workflow", fake("etl", _run("COMPLETED")["Run"]))
     monkeypatch.setattr(smoke, "run_pipeline", fake("pipeline", (ARN, _steps("Succeeded")["PipelineExecutionSteps"])))
+    monkeypatch.setattr(smoke, "stop_executions", fake("stop", 1))
     monkeypatch.setattr(smoke, "invoke_variants", fake("invoke", {"champion": 0.3, "challenger": 0.4}))
     monkeypatch.setattr(smoke, "alarm_states", fake("alarms", {"mlops-dev-a": "OK", "mlops-dev-b": "ALARM"}))
     return calls, fake
@@ -323,12 +338,15 @@ def test_happy_path_runs_every_step_in_order_then_tears_down(fakes) -> None:
     lines: list[str] = []
     run = new_smoke(calls, log=lines.append)
     results = run.run()
-    assert calls == ["deploy", "outputs", "send", "raw", "seed", "etl", "pipeline", "invoke", "alarms", "destroy"]
+    assert calls == [
+        "deploy", "outputs", "send", "raw", "seed", "etl", "stop", "pipeline", "invoke", "alarms", "destroy",
+    ]  # fmt: skip
     assert [r.name for r in results] == [
         "deploy", "stack outputs", "ingest", "etl", "training pipeline", "endpoint", "alarms", "teardown",
     ]  # fmt: skip
     assert all(r.ok for r in results)
     assert "in ALARM: mlops-dev-b" in results[-2].detail
+    assert "1 started by the retraining guard" in results[4].detail
     assert run.report() == 0
     text = "\n".join(lines)
     assert "Estimated cost: $" in text and smoke.PRICES_AS_OF in text and "Cost Explorer" in text

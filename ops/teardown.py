@@ -3,7 +3,7 @@
     make destroy PROFILE=dev                # asks for the profile name, or CONFIRM=dev
 
 ``before`` runs ahead of ``cdk destroy``: it stops running pipeline executions
-(their jobs hold network interfaces in the VPC's subnets), turns off server
+(their jobs hold network interfaces in the VPC's subnets) and trails, turns off server
 access logging and empties every bucket of the stacks, all versions and delete
 markers (CloudFormation cannot delete a non-empty bucket), and deletes the
 model packages of the registry (a group with packages cannot be deleted).
@@ -32,7 +32,7 @@ from config import Profile, get_profile
 from ops.assembly import Assembly, Resource
 from ops.report import explain
 
-CLIENTS = ("cloudformation", "s3", "sagemaker", "logs")
+CLIENTS = ("cloudformation", "s3", "sagemaker", "logs", "cloudtrail")
 
 # Where each resource type keeps its physical name, when a template sets one.
 PHYSICAL_NAME: dict[str, tuple[str, ...]] = {
@@ -70,6 +70,8 @@ PHYSICAL_NAME: dict[str, tuple[str, ...]] = {
     "AWS::Events::Rule": ("Name",),
     "AWS::CloudTrail::Trail": ("TrailName",),
     "AWS::SageMaker::MonitoringSchedule": ("MonitoringScheduleName",),
+    "AWS::SageMaker::DataQualityJobDefinition": ("JobDefinitionName",),
+    "AWS::SageMaker::ModelQualityJobDefinition": ("JobDefinitionName",),
 }
 
 
@@ -91,6 +93,9 @@ PLAN: dict[str, Handling] = {
     ),
     "AWS::SageMaker::Pipeline": Handling(
         "stop-executions", "running executions' jobs hold network interfaces in the subnets the VPC must delete"
+    ),
+    "AWS::CloudTrail::Trail": Handling(
+        "stop-logging", "a trail keeps writing into its bucket while teardown empties it; it stops first"
     ),
     "AWS::Logs::LogGroup": Handling("delete-after", "a retained log group with a fixed name blocks its re-creation"),
     "AWS::Logs::LogStream": Handling("with-parent", "goes with its log group, which the stack deletes"),
@@ -114,6 +119,19 @@ PLAN: dict[str, Handling] = {
             "AWS::SageMaker::Endpoint",
             "AWS::SageMaker::EndpointConfig",
             "AWS::SageMaker::Model",
+            "AWS::SageMaker::MonitoringSchedule",
+            "AWS::SageMaker::DataQualityJobDefinition",
+            "AWS::SageMaker::ModelQualityJobDefinition",
+            "AWS::SNS::Topic",
+            "AWS::SQS::Queue",
+            "AWS::Events::Rule",
+            "AWS::Lambda::Function",
+            "AWS::IAM::Role",
+            "AWS::IAM::ManagedPolicy",
+            "AWS::DynamoDB::Table",
+            "AWS::DynamoDB::GlobalTable",
+            "AWS::Kinesis::Stream",
+            "AWS::KinesisFirehose::DeliveryStream",
         )
     },
 }
@@ -256,6 +274,18 @@ def stop_executions(
     return len(running)
 
 
+def stop_trail(cloudtrail, trail: str, log: Callable[[str], None] = print) -> bool:
+    """Stop a trail's delivery into its bucket (the stack deletes the trail itself)."""
+    try:
+        cloudtrail.stop_logging(Name=trail)
+    except ClientError as error:
+        if _code(error) == "TrailNotFoundException":
+            return False
+        raise
+    log(f"stopped logging of trail {trail}")
+    return True
+
+
 def _refuse_retained(profile: Profile) -> None:
     if profile.retain_data:
         raise TeardownError(
@@ -272,7 +302,10 @@ def before_destroy(
     names = {(r.stack, r.logical_id): physical_name(r) for r in assembly.resources()}
     counts = {"buckets": 0, "objects": 0, "packages": 0, "executions": 0}
     for stack in assembly.stack_names:
-        for summary in stack_resources(clients["cloudformation"], stack):
+        summaries = stack_resources(clients["cloudformation"], stack)
+        # Trails first, so that they stop writing into the buckets about to be emptied.
+        summaries.sort(key=lambda s: s["ResourceType"] != "AWS::CloudTrail::Trail")
+        for summary in summaries:
             kind, physical = summary["ResourceType"], summary.get("PhysicalResourceId")
             if not physical or summary.get("ResourceStatus") == "DELETE_COMPLETE":
                 continue
@@ -282,6 +315,8 @@ def before_destroy(
                 counts["buckets"] += 1
             elif kind == "AWS::SageMaker::ModelPackageGroup":
                 counts["packages"] += delete_model_packages(clients["sagemaker"], name, log)
+            elif kind == "AWS::CloudTrail::Trail":
+                stop_trail(clients["cloudtrail"], physical, log)
             elif kind == "AWS::SageMaker::Pipeline":
                 counts["executions"] += stop_executions(clients["sagemaker"], name, log, **kw)
     return counts

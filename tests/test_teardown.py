@@ -8,6 +8,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from config import get_profile
@@ -195,6 +196,18 @@ def test_objects_that_cannot_be_deleted_stop_teardown() -> None:
         )
         with pytest.raises(teardown.TeardownError, match=r"1 objects not deleted, e\.g\. k: AccessDenied"):
             teardown.empty_bucket(s3, "b", log=lambda _: None)
+
+
+def test_a_trail_stops_before_its_bucket_is_emptied() -> None:
+    cloudtrail = client("cloudtrail")
+    with Stubber(cloudtrail) as stub:
+        stub.add_response("stop_logging", {}, {"Name": "mlops-dev-trail"})
+        assert teardown.stop_trail(cloudtrail, "mlops-dev-trail", log=lambda _: None) is True
+        stub.add_client_error("stop_logging", "TrailNotFoundException", "gone")
+        assert teardown.stop_trail(cloudtrail, "mlops-dev-trail", log=lambda _: None) is False
+        stub.add_client_error("stop_logging", "AccessDeniedException", "no")
+        with pytest.raises(ClientError):
+            teardown.stop_trail(cloudtrail, "mlops-dev-trail", log=lambda _: None)
 
 
 def test_after_destroy_deletes_a_retained_registry(ops_dev: Assembly) -> None:

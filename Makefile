@@ -36,7 +36,8 @@ PYTHON_IMAGE ?= $(shell for p in python3.10 $(wildcard $(HOME)/.pyenv/versions/3
 
 ROWS ?= 100000
 
-.PHONY: install synth posture test lint format bench data etl-local pipeline-local pipeline-definition diff deploy destroy clean
+.PHONY: install synth posture test lint format bench data etl-local pipeline-local pipeline-definition diff deploy destroy clean \
+	preflight smoke
 
 install: $(PY_STAMP) $(NODE_STAMP) $(LAYER_STAMP) $(CODE_BUNDLE_STAMP)
 
@@ -124,8 +125,38 @@ etl-local: data
 pipeline-local: etl-local
 	$(PY) -m pipelines.training.run_local --curated data/etl/curated --work data/pipeline
 
-diff deploy destroy: install
-	$(CDK) $@ --all -c profile=$(PROFILE) $(ARGS)
+# `cdk diff` compares every stack by default (it has no --all).
+diff: install
+	$(CDK) diff -c profile=$(PROFILE) $(ARGS)
+
+deploy: install
+	$(CDK) deploy --all -c profile=$(PROFILE) $(ARGS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache .build data
+
+# ---- Operations on a real account (ops/; README "First deploy"). They need AWS credentials. ----
+REMOVAL = $(shell $(PY) -c "from config import get_profile; print(get_profile('$(PROFILE)').removal_policy)" 2>/dev/null)
+TEARDOWN = $(PY) -m ops.teardown --profile $(PROFILE) --assembly $(OUT)
+
+# Read-only checks of the account against the profile's synthesized templates: what to request first.
+preflight: install
+	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE)
+	$(PY) -m ops.preflight --profile $(PROFILE) --assembly $(OUT)
+
+# Profiles that delete their data (dev): stop pipeline runs, empty the buckets, delete the model packages
+# (asks for the profile's name, or CONFIRM=dev), destroy, then delete what an older deploy retained.
+# A bucket refilled during destroy (late log delivery) gets one more pass. Profiles that retain data
+# (prod): plain `cdk destroy`, with its prompt; their data stays.
+destroy: install
+	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE)
+	@if [ "$(REMOVAL)" = destroy ]; then \
+	  set -e; $(TEARDOWN) before --confirm "$(CONFIRM)"; \
+	  $(CDK) destroy --all --force --app $(OUT) $(ARGS) || { $(TEARDOWN) before --confirm $(PROFILE); \
+	    $(CDK) destroy --all --force --app $(OUT) $(ARGS); }; \
+	  $(TEARDOWN) after --confirm $(PROFILE); \
+	else $(CDK) destroy --all --app $(OUT) $(ARGS); fi
+
+# Opt-in, never part of `make test`: deploys the profile, runs one record end to end, tears down.
+smoke: install
+	$(PY) -m ops.smoke --profile $(PROFILE) --confirm "$(SMOKE_CONFIRM)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy
+from aws_cdk import ArnFormat, CfnOutput, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -35,7 +35,7 @@ class TrainingStack(PlatformStack):
     - ``execution_role``: the one role the pipeline and its jobs run as, scoped
       to the curated table's prefix, the pipeline's artifact prefix, the data
       key, its own jobs and its model package group.
-    - ``model_package_group`` (retained), ``pipeline``.
+    - ``model_package_group`` (retained where the profile keeps data), ``pipeline``.
     - ``guard``: the retraining guard Lambda; EventBridge rules for the
       schedule, new curated data and retraining alarms all go through it
       (retries, dead-letter queue). ``decisions_table`` keeps each decision.
@@ -82,7 +82,7 @@ class TrainingStack(PlatformStack):
             self, "ModelPackageGroup", model_package_group_name=name,
             model_package_group_description="Churn classifiers that passed the pipeline's AUC gate",
         )  # fmt: skip
-        self.model_package_group.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.model_package_group.apply_removal_policy(self.data_removal_policy)
 
         self.execution_role = self._execution_role(name, data_key, training_data_policy, pipeline_artifacts_policy)
         subnets = vpc.select_subnets(subnet_group_name=workload_subnets.subnet_group_name).subnet_ids

@@ -130,7 +130,7 @@ class AbEndpoint(Construct):
             ),
         )
         for model in self.models.values():
-            self.endpoint_config.add_dependency(model)
+            self.endpoint_config.add_resource_dependency(model)
 
         self.rollback_alarm_names = [f"{name}-{v}-{kind}" for v in VARIANTS for kind in ("5xx-rate", "p99-latency")]
         self.endpoint = sagemaker.CfnEndpoint(

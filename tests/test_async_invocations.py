@@ -24,8 +24,8 @@ def test_failed_async_invocations_land_in_an_encrypted_queue_with_an_alarm(
     (fid,) = [
         k for k, v in resources.items() if v["Type"] == "AWS::Lambda::Function" and k.startswith(f"{name}Function")
     ]
-    (config_id, config), *rest = [
-        (k, v) for k, v in resources.items()
+    (config, *rest) = [
+        v for v in resources.values()
         if v["Type"] == "AWS::Lambda::EventInvokeConfig" and _ref_id(v["Properties"]["FunctionName"]) == fid
     ]  # fmt: skip
     assert not rest

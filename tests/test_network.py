@@ -173,4 +173,4 @@ def test_nat_profile_routes_workloads_out_through_nat_gateways(nat_template: Tem
         "AWS::EC2::Route",
         {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": {"Ref": cdk.assertions.Match.any_value()}},
     )
-    nat_template.resource_count_is("AWS::EC2::VPCEndpoint", len(INTERFACE_ENDPOINTS) + 1)
+    nat_template.resource_count_is("AWS::EC2::VPCEndpoint", len(INTERFACE_ENDPOINTS) + 2)  # S3, DynamoDB gateways

@@ -211,11 +211,13 @@ class ManagedRole(Construct):
 
 def s3_read(bucket: s3.IBucket, prefix: str = "") -> list[iam.PolicyStatement]:
     """List the bucket (under ``prefix``) and read its objects under ``prefix``."""
-    listing = iam.PolicyStatement(actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[bucket.bucket_arn])
+    # s3:prefix is in ListBucket's request context only; on GetBucketLocation it would deny.
+    listing = iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
     if prefix:
         listing.add_condition("StringLike", {"s3:prefix": [f"{prefix}*"]})
     return [
         listing,
+        iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]),
         iam.PolicyStatement(
             actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[bucket.arn_for_objects(f"{prefix}*")]
         ),

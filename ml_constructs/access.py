@@ -8,14 +8,13 @@ acknowledged here, by its exact id, on this policy only.
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from ml_constructs.iam import ManagedRole, flatten_reference
 from posture.checks import acknowledge
 
 _PREFIX_REASON = (
@@ -24,27 +23,12 @@ _PREFIX_REASON = (
 )
 
 
-def flatten_reference(value: object) -> str:
-    """The string cdk-nag makes of a resolved CloudFormation value (its flattenCfnReference)."""
-    if isinstance(value, str):
-        return value.replace("${", "<").replace("}", ">")
-    if isinstance(value, dict) and len(value) == 1:
-        ((fn, arg),) = value.items()
-        if fn == "Fn::Join":
-            return arg[0].join(flatten_reference(v) for v in arg[1])
-        if fn == "Fn::Sub":
-            return flatten_reference(arg)
-        if fn == "Fn::GetAtt":
-            return f"<{flatten_reference(arg[0])}.{flatten_reference(arg[1])}>"
-        if fn == "Fn::ImportValue":
-            return flatten_reference(arg)
-        if fn == "Ref":
-            return f"<{flatten_reference(arg)}>"
-    return json.dumps(value, separators=(",", ":"))
-
-
-def acknowledge_wildcards(policy: iam.ManagedPolicy, resources: list[str], reason: str) -> None:
-    """Acknowledge AwsSolutions-IAM5 for exactly these wildcard resources of ``policy``."""
+def acknowledge_wildcards(policy: iam.ManagedPolicy | ManagedRole, resources: list[str], reason: str) -> None:
+    """Acknowledge AwsSolutions-IAM5 for exactly these wildcard resources of ``policy``
+    (of every policy of a ``ManagedRole``, those it spills into later included)."""
+    if isinstance(policy, ManagedRole):
+        policy.acknowledge_wildcards(resources, reason)
+        return
     stack = Stack.of(policy)
     for resource in resources:
         flat = flatten_reference(stack.resolve(resource))
@@ -76,13 +60,19 @@ class BucketAccessPolicy(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         prefixes = sorted(set(read_prefixes) | set(write_prefixes))
-        listing = iam.PolicyStatement(
-            sid="List", actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
-            resources=[bucket.bucket_arn],
-        )  # fmt: skip
+        # s3:prefix is in the request context of ListBucket only: on GetBucketLocation or
+        # ListBucketMultipartUploads the condition would never match and silently deny them.
+        listing = iam.PolicyStatement(sid="List", actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
         if "" not in prefixes:
             listing.add_condition("StringLike", {"s3:prefix": [f"{p}*" for p in prefixes]})
-        statements = [listing]
+        statements = [
+            listing,
+            iam.PolicyStatement(
+                sid="Bucket",
+                actions=["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                resources=[bucket.bucket_arn],
+            ),
+        ]
         key_actions = set()
         if read_prefixes:
             statements.append(

@@ -120,7 +120,7 @@ class ChurnCatalogAndEtl(Construct):
                 ),
             ),
         )
-        table.add_dependency(curated_db)
+        table.add_resource_dependency(curated_db)
         for resource in (raw_db, curated_db, table):
             resource.node.add_dependency(lake.settings)
 
@@ -332,9 +332,9 @@ class ChurnCatalogAndEtl(Construct):
             "JobCuratedLocation", principal_arn=job_arn, location=curated_bucket, permissions=["DATA_LOCATION_ACCESS"]
         )
         for grant in raw_grants:
-            grant.add_dependency(raw_db)
+            grant.add_resource_dependency(raw_db)
         for grant in curated_grants:
-            grant.add_dependency(table)
+            grant.add_resource_dependency(table)
 
         # --- crawler and job -----------------------------------------------------------------------
         self.crawler = glue.CfnCrawler(
@@ -376,7 +376,7 @@ class ChurnCatalogAndEtl(Construct):
                 database_name=self.curated_database, table_name=CURATED_TABLE
             ),
         )
-        self.dq_ruleset.add_dependency(table)
+        self.dq_ruleset.add_resource_dependency(table)
         self.job = glue.CfnJob(
             self,
             "EtlJob",
@@ -444,7 +444,7 @@ class ChurnCatalogAndEtl(Construct):
             actions=[glue.CfnTrigger.ActionProperty(job_name=self.job.ref)],
         )
         for trigger in (start, then_job):
-            trigger.add_dependency(self.workflow)
+            trigger.add_resource_dependency(self.workflow)
 
         workflow_arn = stack.format_arn(service="glue", resource="workflow", resource_name=self.workflow.name)
         self.dead_letters = DeadLetterQueue(self, "EventsDeadLetters", purpose="the ETL workflow's triggers and alerts")

@@ -132,9 +132,7 @@ class ServiceKey(Construct):
         stack = self._stack
         actions = ["kms:Decrypt", "kms:GenerateDataKey*"]
         topic = {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}
-        alarms = stack.format_arn(
-            service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
-        )
+        alarms = self.alarm_arns()
         self.kms_key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublish",
@@ -157,18 +155,38 @@ class ServiceKey(Construct):
             )
         )
 
+    def alarm_arns(self) -> str:
+        """Every CloudWatch alarm of this account and region (``aws:SourceArn`` of an alarm's notice)."""
+        return self._stack.format_arn(
+            service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+
     def allow_alarm_publishers(self) -> None:
-        """Let CloudWatch alarms and EventBridge rules publish to topics encrypted with this key."""
+        """Let CloudWatch alarms and EventBridge rules publish to topics encrypted with this key.
+
+        CloudWatch sends ``aws:SourceAccount`` and the alarm's ``aws:SourceArn``, so
+        its statement is scoped to this account's alarms. EventBridge sends neither
+        when it uses the key of an encrypted topic (SNS developer guide, encrypted
+        topics and AWS services): a condition on them would drop every notice.
+        """
         stack = self._stack
         self.kms_key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AlarmPublishers",
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                ],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": self.alarm_arns()},
+                },
+            )
+        )
+        self.kms_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventPublishers",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
             )
         )

@@ -85,7 +85,7 @@ class GovernedLake(Construct):
                 use_service_linked_role=False,
                 hybrid_access_enabled=False,
             )
-            location.add_dependency(self.settings)
+            location.add_resource_dependency(self.settings)
             self.locations[name] = location
         self.gate = DependencyGroup(self.settings, *self.locations.values())
 
@@ -136,8 +136,8 @@ class GovernedLake(Construct):
             permissions=sorted(permissions),
             permissions_with_grant_option=[],
         )
-        grant.add_dependency(self.settings)
+        grant.add_resource_dependency(self.settings)
         for registered in self.locations.values():
-            grant.add_dependency(registered)
+            grant.add_resource_dependency(registered)
         self.gate.add(grant)
         return grant

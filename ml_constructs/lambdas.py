@@ -8,18 +8,24 @@ by ``make`` (Powertools, pydantic and the shared schema) without Docker.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ml_constructs.events import DeadLetterQueue
 from ml_constructs.iam import ManagedRole, logs_write
-from posture.checks import acknowledge, acknowledge_all_packs
+from posture.checks import acknowledge_all_packs
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS_DIR = ROOT / "lambdas"
@@ -37,6 +43,20 @@ _ENI_ACTIONS = [
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 ]
+
+
+@dataclass(frozen=True)
+class AsyncInvocation:
+    """How an asynchronously invoked function retries, and where its failures go.
+
+    :param alarm_topic: notified as soon as a failed invocation lands in the on-failure queue.
+    :param retry_attempts: Lambda's retries after a failed attempt (0-2, default 2).
+    :param max_event_age: how long Lambda keeps an event it could not run yet (default 1 hour).
+    """
+
+    alarm_topic: sns.ITopic
+    retry_attempts: int = 2
+    max_event_age: Duration = Duration.hours(1)  # noqa: RUF009 - immutable value
 
 
 def dependencies_layer(scope: Construct) -> lambda_.ILayerVersion:
@@ -61,7 +81,8 @@ class PythonFunction(Construct):
     """A Lambda function from ``lambdas/<package>``.
 
     Attributes: ``function``, ``log_group``, ``security_group``, ``role``
-    (a ``ManagedRole``: add statements for what the function calls).
+    (a ``ManagedRole``: add statements for what the function calls),
+    ``failures`` (the on-failure queue of asynchronous invocations, or None).
 
     :param package: folder under ``lambdas/`` holding ``handler.py``.
     :param description: what the function does.
@@ -77,6 +98,13 @@ class PythonFunction(Construct):
     :param memory_size: default 512 MB.
     :param api_cidr: the VPC's CIDR (a literal), when the function calls AWS APIs: HTTPS to
         the interface endpoints is then allowed (default None: no egress at all).
+    :param gateway_egress: the function calls DynamoDB through the VPC's gateway endpoint: HTTPS to
+        any address is allowed (default False). The endpoint's prefix list has no id at synth without
+        a lookup; in isolated subnets the route tables lead out of the VPC only through the gateway
+        endpoints, and the endpoint's policy admits this account's tables only.
+    :param async_invocation: for a function invoked asynchronously (EventBridge): retries, and an
+        on-failure destination (an encrypted, TLS-only SQS queue kept 14 days) with an alarm on its
+        depth (default None: invoked synchronously, its caller keeps what fails).
     """
 
     def __init__(
@@ -97,6 +125,8 @@ class PythonFunction(Construct):
         timeout: Duration = Duration.seconds(60),  # noqa: B008 - immutable value
         memory_size: int = 512,
         api_cidr: str | None = None,
+        gateway_egress: bool = False,
+        async_invocation: AsyncInvocation | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not (LAMBDAS_DIR / package / "handler.py").exists():
@@ -115,8 +145,7 @@ class PythonFunction(Construct):
                 *(statements or []),
             ],
         )
-        acknowledge(
-            self.role.policy.node.default_child,
+        self.role.acknowledge(
             "AwsSolutions-IAM5[Resource::*]",
             "Only the EC2 network-interface actions of a VPC Lambda use '*': the interface does not "
             "exist yet, and the API supports no resource-level scoping. Every other statement names its resources.",
@@ -127,6 +156,10 @@ class PythonFunction(Construct):
         if api_cidr:
             self.security_group.add_egress_rule(
                 ec2.Peer.ipv4(api_cidr), ec2.Port.tcp(443), "AWS APIs via VPC endpoints"
+            )
+        if gateway_egress:
+            self.security_group.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "DynamoDB via its gateway endpoint (prefix-list route)"
             )
         self.function = lambda_.Function(
             self,
@@ -159,10 +192,45 @@ class PythonFunction(Construct):
                 "account's Lambda quota (as low as 10) leaves nothing to reserve. Prod reserves it.",
                 packs=("HIPAA.Security", "NIST.800.53.R5"),
             )
+        self.failures = self._async_failures(package, async_invocation) if async_invocation else None
         acknowledge_all_packs(
             self.function.node.default_child,
             "LambdaDLQ",
-            "Invoked synchronously by its caller, which keeps failed records itself (Firehose error "
-            "prefix); a dead-letter queue only receives asynchronous invocations.",
+            (
+                "Invoked asynchronously with an on-failure destination (an encrypted SQS queue with an "
+                "alarm): it keeps the whole invocation record, event and error, which a dead-letter "
+                "queue would not."
+            )
+            if async_invocation
+            else (
+                "Invoked synchronously by its caller, which keeps failed records itself (Firehose error "
+                "prefix); a dead-letter queue only receives asynchronous invocations."
+            ),
             packs=("HIPAA.Security", "NIST.800.53.R5"),
         )
+
+    def _async_failures(self, package: str, settings: AsyncInvocation) -> DeadLetterQueue:
+        # SQS-managed encryption: Lambda sends the record as the function's role, which needs
+        # sqs:SendMessage only (a customer key would need its policy to admit every such role).
+        failures = DeadLetterQueue(
+            self, "FailedInvocations", purpose=f"the {package} Lambda's asynchronous invocations"
+        )
+        self.function.configure_async_invoke(
+            on_failure=destinations.SqsDestination(failures.queue),
+            retry_attempts=settings.retry_attempts,
+            max_event_age=settings.max_event_age,
+        )
+        # Lambda checks the role may send to the destination when the config is created.
+        self.function.node.find_child("EventInvokeConfig").node.add_dependency(self.role.role)
+        alarm = cw.Alarm(
+            self,
+            "FailedInvocationsAlarm",
+            alarm_description=f"An asynchronous invocation of the {package} Lambda failed (see its on-failure queue)",
+            metric=failures.queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
+            threshold=0,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(settings.alarm_topic))
+        return failures

@@ -63,12 +63,14 @@ def apply_profile(definition: dict, settings: TrainingSettings) -> dict:
     for parameter in definition["Parameters"]:
         if parameter["Name"] in defaults:
             parameter["DefaultValue"] = defaults[parameter["Name"]]
-    if not settings.spot:
-        for step in definition["Steps"]:
-            job = step.get("Arguments", {}).get("TrainingJobDefinition")
-            if job:
+    for step in definition["Steps"]:
+        job = step.get("Arguments", {}).get("TrainingJobDefinition")
+        if job:
+            # A tuning job's one checkpoint path would be shared by every trial, which resume from it.
+            if "CheckpointConfig" in job:
+                raise ValueError(f"tuning step {step['Name']} has a CheckpointConfig; trials must not share one")
+            if not settings.spot:
                 job["EnableManagedSpotTraining"] = False
-                job.pop("CheckpointConfig", None)
                 job["StoppingCondition"].pop("MaxWaitTimeInSeconds", None)
     return definition
 

@@ -31,15 +31,25 @@ class AlertsStack(PlatformStack):
             master_key=key.kms_key,
             enforce_ssl=True,
         )
-        # EventBridge rules of this account (Glue, SageMaker and pipeline failures) may publish.
-        self.alarm_topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.alarm_topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+        # Alarms of this account, and EventBridge rules of this account (Glue, SageMaker and
+        # pipeline failures), may publish; both services send the source's ARN and account.
+        for sid, service, sources in (
+            ("AlarmPublish", "cloudwatch.amazonaws.com", key.alarm_arns()),
+            ("EventPublish", "events.amazonaws.com",
+             self.format_arn(service="events", resource="rule", resource_name="*")),
+        ):  # fmt: skip
+            self.alarm_topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["sns:Publish"],
+                    resources=[self.alarm_topic.topic_arn],
+                    conditions={
+                        "StringEquals": {"aws:SourceAccount": self.account},
+                        "ArnLike": {"aws:SourceArn": sources},
+                    },
+                )
             )
-        )
         for email in self.profile.alarm_emails:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(email))
         CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)

@@ -239,6 +239,6 @@ class DataLakeStack(PlatformStack):
             excluded_columns=PII_COLUMNS,
             permissions=["SELECT"],
         )
-        table_grant.add_dependency(self.etl.table)
+        table_grant.add_resource_dependency(self.etl.table)
         CfnOutput(self, "AnalystWorkGroupName", value=workgroup.name)
         return role.iam_role

@@ -135,6 +135,17 @@ class IngestStack(PlatformStack):
             ),
         )
 
+        grants = (
+            "CDK's Firehose construct grants its role what delivery needs, with CDK's action families: "
+            "read and write of the raw zone bucket (bucket.grantReadWrite), encrypt and decrypt with the "
+            "data key, and invoke of the transform function (any version). Each names one resource."
+        )
+        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*", "s3:Abort*", "s3:DeleteObject*",
+                       "s3:GetBucket*", "s3:GetObject*", "s3:List*"):  # fmt: skip
+            role.acknowledge(f"AwsSolutions-IAM5[Action::{action}]", grants)
+        role.acknowledge_wildcards(
+            [raw_bucket.arn_for_objects("*"), f"{self.transform.function.function_arn}:*"], grants
+        )
         acknowledge(
             self.delivery_stream.node.default_child,
             "AwsSolutions-KDF1",

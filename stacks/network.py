@@ -37,8 +37,8 @@ class NetworkStack(PlatformStack):
     """VPC over the profile's zones with workload subnets in each.
 
     Without NAT gateways in the profile the workload subnets are isolated: no
-    route leaves the VPC except through the S3 gateway endpoint and the
-    interface endpoints. With NAT gateways, public subnets hold the gateways
+    route leaves the VPC except through the S3 and DynamoDB gateway endpoints
+    and the interface endpoints. With NAT gateways, public subnets hold the gateways
     and the workload subnets route out through them.
 
     Attributes: ``vpc``, ``workload_subnets`` (a selection for every workload),
@@ -126,6 +126,20 @@ class NetworkStack(PlatformStack):
     def _endpoints(self) -> None:
         self.vpc.add_gateway_endpoint(
             "S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.workload_subnets]
+        )
+        # DynamoDB has no interface endpoint in the list: its gateway endpoint is free. Only this
+        # account's tables are reachable through it (the retraining guard's decisions table).
+        dynamodb = self.vpc.add_gateway_endpoint(
+            "DynamoDbEndpoint", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[self.workload_subnets]
+        )
+        dynamodb.add_to_policy(
+            iam.PolicyStatement(
+                sid="ThisAccountsTables",
+                principals=[iam.AnyPrincipal()],
+                actions=["dynamodb:*"],
+                resources=[self.format_arn(service="dynamodb", resource="table", resource_name="*")],
+                conditions={"StringEquals": {"aws:PrincipalAccount": self.account}},
+            )
         )
         self.endpoint_security_group = ec2.SecurityGroup(
             self,

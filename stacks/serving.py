@@ -16,7 +16,7 @@ from ml_constructs.ab_endpoint import SHADOW, VARIANTS, AbEndpoint
 from ml_constructs.access import acknowledge_wildcards
 from ml_constructs.events import DeadLetterQueue
 from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service, sagemaker_metrics, volume_key_grants
-from ml_constructs.lambdas import PythonFunction
+from ml_constructs.lambdas import AsyncInvocation, PythonFunction
 from stacks.base import PlatformStack
 
 
@@ -109,6 +109,7 @@ class ServingStack(PlatformStack):
             "removal_policy": self.data_removal_policy,
             "reserved_concurrency": self.profile.lambda_reserved_concurrency,
             "api_cidr": self.profile.vpc_cidr,
+            "async_invocation": AsyncInvocation(alarm_topic=alarm_topic),
         }
         self.promotion = PythonFunction(
             self,

@@ -23,7 +23,7 @@ from ml_constructs.access import acknowledge_wildcards
 from ml_constructs.events import DeadLetterQueue, notify_topic
 from ml_constructs.glue_etl import CURATED_PREFIX
 from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service, sagemaker_metrics, volume_key_grants
-from ml_constructs.lambdas import PythonFunction
+from ml_constructs.lambdas import AsyncInvocation, PythonFunction
 from ml_constructs.training_pipeline import TrainingPipeline
 from posture.checks import acknowledge_all_packs
 from stacks.base import PlatformStack
@@ -101,13 +101,21 @@ class TrainingStack(PlatformStack):
             },
             settings=settings,
         )
-        self.pipeline.pipeline.add_dependency(self.model_package_group)
+        self.pipeline.pipeline.add_resource_dependency(self.model_package_group)
+        bundle = self.pipeline.code_bundle
+        # The processing steps read the bundle as an S3Prefix input: SageMaker lists its key first.
         self.execution_role.add_statements(
             iam.PolicyStatement(
                 sid="CodeBundle",
                 actions=["s3:GetObject"],
-                resources=[self.pipeline.code_bundle.bucket.arn_for_objects(self.pipeline.code_bundle.s3_object_key)],
-            )
+                resources=[bundle.bucket.arn_for_objects(bundle.s3_object_key)],
+            ),
+            iam.PolicyStatement(
+                sid="CodeBundleList",
+                actions=["s3:ListBucket"],
+                resources=[bundle.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{bundle.s3_object_key}*"]}},
+            ),
         )
         pipeline_arn = self.format_arn(service="sagemaker", resource="pipeline", resource_name=f"{name}-training")
 
@@ -127,7 +135,9 @@ class TrainingStack(PlatformStack):
             permissions_with_grant_option=[],
         )
 
-        self.decisions_table, self.guard = self._guard(pipeline_arn, data_key, logs_key, vpc, workload_subnets)
+        self.decisions_table, self.guard = self._guard(
+            pipeline_arn, data_key, logs_key, vpc, workload_subnets, alarm_topic
+        )
         self._triggers(curated_bucket, alarm_topic)
         self._failure_notifications(pipeline_arn, alarm_topic)
 
@@ -205,7 +215,7 @@ class TrainingStack(PlatformStack):
         for policy in (training_data, artifacts):
             role.iam_role.add_managed_policy(policy)
         acknowledge_wildcards(
-            role.policy,
+            role,
             ["*", sagemaker_logs, *job_resources, package_resources[1],
              self.format_arn(service="iam", region="", resource="role", resource_name="*")],
             "Wildcards only where names are generated per run: the pipeline's processing, tuning and "
@@ -216,7 +226,13 @@ class TrainingStack(PlatformStack):
         return role
 
     def _guard(
-        self, pipeline_arn: str, data_key: kms.IKey, logs_key: kms.IKey, vpc: ec2.IVpc, subnets: ec2.SubnetSelection
+        self,
+        pipeline_arn: str,
+        data_key: kms.IKey,
+        logs_key: kms.IKey,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        alarm_topic: sns.ITopic,
     ) -> tuple[dynamodb.ITable, PythonFunction]:
         table = dynamodb.TableV2(
             self,
@@ -250,6 +266,8 @@ class TrainingStack(PlatformStack):
             removal_policy=self.data_removal_policy,
             reserved_concurrency=self.profile.lambda_reserved_concurrency,
             api_cidr=self.profile.vpc_cidr,
+            gateway_egress=True,
+            async_invocation=AsyncInvocation(alarm_topic=alarm_topic),
             environment={
                 "PIPELINE_NAME": self.pipeline.pipeline_name,
                 "DECISIONS_TABLE": table.table_name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import aws_cdk as cdk
 import pytest
@@ -37,7 +38,54 @@ def test_interface_endpoints_cover_every_api_the_workloads_call(assembly: Assemb
         if r["Properties"].get("VpcEndpointType") == "Interface"
     )
     gateway = [r for r in endpoints.values() if r["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"]
-    assert len(gateway) == 1 and _service_suffix(gateway[0]).endswith("s3")
+    assert sorted(_service_suffix(g).rsplit(".", 1)[-1] for g in gateway) == ["dynamodb", "s3"]
+
+
+def _gateway(assembly: Assembly, service: str) -> dict:
+    endpoints = assembly.resources("network", "AWS::EC2::VPCEndpoint").values()
+    (endpoint,) = [
+        e["Properties"] for e in endpoints
+        if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway" and _service_suffix(e).rsplit(".", 1)[-1] == service
+    ]  # fmt: skip
+    return endpoint
+
+
+def _subnet_of_output(assembly: Assembly, value: dict) -> str:
+    """The network stack's subnet a consumer's cross-stack reference resolves to."""
+    output = assembly.template("network")["Outputs"][value["Fn::GetStackOutput"]["OutputName"]]
+    return output["Value"]["Ref"]
+
+
+def test_retraining_guard_reaches_dynamodb_through_the_gateway_endpoint(assembly: Assembly) -> None:
+    """Isolated subnets, no NAT: the guard's subnets need the DynamoDB gateway route, and its
+    security group HTTPS egress to the endpoint's addresses (the service's prefix list)."""
+    training = assembly.template("training")["Resources"]
+    (guard,) = [
+        v for k, v in training.items() if v["Type"] == "AWS::Lambda::Function" and k.startswith("GuardFunction")
+    ]
+    subnets = {_subnet_of_output(assembly, s) for s in guard["Properties"]["VpcConfig"]["SubnetIds"]}
+    associations = assembly.resources("network", "AWS::EC2::SubnetRouteTableAssociation").values()
+    route_tables = {
+        a["Properties"]["RouteTableId"]["Ref"] for a in associations if a["Properties"]["SubnetId"]["Ref"] in subnets
+    }
+    assert subnets and len(route_tables) == len(subnets)
+    dynamodb = _gateway(assembly, "dynamodb")
+    assert route_tables <= {r["Ref"] for r in dynamodb["RouteTableIds"]}
+    (sg_ref,) = guard["Properties"]["VpcConfig"]["SecurityGroupIds"]
+    egress = training[sg_ref["Fn::GetAtt"][0]]["Properties"]["SecurityGroupEgress"]
+    assert any(
+        e["IpProtocol"] == "tcp" and e["FromPort"] <= 443 <= e["ToPort"]
+        and (e.get("CidrIp") == "0.0.0.0/0" or "DestinationPrefixListId" in e)
+        for e in egress
+    )  # fmt: skip
+
+
+def test_dynamodb_endpoint_admits_only_this_accounts_tables(assembly: Assembly) -> None:
+    (statement,) = _gateway(assembly, "dynamodb")["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
+    resource = json.dumps(statement["Resource"])
+    assert ":dynamodb:" in resource and "AWS::AccountId" in resource and ":table/*" in resource
 
 
 def test_endpoint_security_group_admits_only_https_from_the_vpc(assembly: Assembly) -> None:
@@ -125,4 +173,4 @@ def test_nat_profile_routes_workloads_out_through_nat_gateways(nat_template: Tem
         "AWS::EC2::Route",
         {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": {"Ref": cdk.assertions.Match.any_value()}},
     )
-    nat_template.resource_count_is("AWS::EC2::VPCEndpoint", len(INTERFACE_ENDPOINTS) + 1)
+    nat_template.resource_count_is("AWS::EC2::VPCEndpoint", len(INTERFACE_ENDPOINTS) + 2)  # S3, DynamoDB gateways

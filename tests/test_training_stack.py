@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 
 import pytest
 
 from config import PROFILES
-from ml_constructs.training_pipeline import fill
+from ml_constructs.training_pipeline import apply_profile, fill
+from pipelines.training.definition import DEFINITION
 from pipelines.training.hyperparameters import OBJECTIVE_METRIC, SEARCH_SPACE
 from tests.conftest import ROOT, Assembly, hermetic_env, offline_prefix
 
@@ -71,7 +73,8 @@ def test_tuning_is_bayesian_over_the_shared_space_and_locked_down(assembly: Asse
     assert job["VpcConfig"]["Subnets"] == ["REF"] * len(PROFILES[assembly.profile].availability_zones)
     assert job["AlgorithmSpecification"]["TrainingImage"].endswith("/sagemaker-xgboost:3.0-5")
     assert job["EnableManagedSpotTraining"] is settings.spot
-    assert ("CheckpointConfig" in job) is settings.spot
+    # One CheckpointConfig would be shared by every trial and execution, which resume from it.
+    assert "CheckpointConfig" not in job
     assert ("MaxWaitTimeInSeconds" in job["StoppingCondition"]) is settings.spot
 
 
@@ -168,3 +171,15 @@ def test_checked_in_definition_is_what_the_sdk_builds_offline() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "matches the SDK" in result.stdout
+
+
+def test_the_checked_in_definition_shares_no_checkpoint_between_trials() -> None:
+    definition = json.loads(DEFINITION.read_text())
+    jobs = [s["Arguments"]["TrainingJobDefinition"] for s in definition["Steps"] if s["Type"] == "Tuning"]
+    assert jobs and all("CheckpointConfig" not in job for job in jobs)
+    with_checkpoint = copy.deepcopy(definition)
+    next(s for s in with_checkpoint["Steps"] if s["Type"] == "Tuning")["Arguments"]["TrainingJobDefinition"][
+        "CheckpointConfig"
+    ] = {"S3Uri": "s3://bucket/checkpoints"}
+    with pytest.raises(ValueError, match="CheckpointConfig"):
+        apply_profile(with_checkpoint, PROFILES["dev"].training)

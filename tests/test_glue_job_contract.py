@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import re
 import runpy
+import subprocess
 import sys
 import types
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -323,3 +325,98 @@ def test_a_run_without_its_run_id_fails_before_reading(
     with pytest.raises(RuntimeError, match="JOB_RUN_ID"):
         runpy.run_path(churn_etl.__file__, run_name="__main__")
     assert glue.reads == [] and glue.commits == 0
+
+
+# --- what CloudFormation and Glue 5 require of the job's definition -----------------------------
+
+# Job parameters AWS Glue 5.0 documents ("Using job parameters in AWS Glue jobs"). Continuous
+# logging (--enable-continuous-cloudwatch-log and --continuous-log-*) is for Glue 4.0 and
+# earlier: Glue 5.0 logs every job in real time to /aws-glue/jobs/error and /aws-glue/jobs/output.
+GLUE_5_PARAMETERS = {
+    "--job-bookmark-option", "--enable-metrics", "--enable-observability-metrics", "--enable-glue-datacatalog",
+    "--extra-py-files", "--TempDir", "--enable-job-insights", "--enable-spark-ui", "--spark-event-logs-path",
+    "--additional-python-modules", "--extra-files", "--extra-jars", "--enable-auto-scaling",
+    "--custom-logGroup-prefix", "--custom-logStream-prefix",
+}  # fmt: skip
+GLUE_4_AND_EARLIER = {
+    "--enable-continuous-cloudwatch-log", "--enable-continuous-log-filter", "--continuous-log-logGroup",
+    "--continuous-log-logStreamPrefix", "--continuous-log-conversionPattern",
+}  # fmt: skip
+
+
+def test_every_job_argument_is_a_glue_5_parameter_or_one_the_script_reads(assembly: Assembly) -> None:
+    _, job = _only(assembly.template("data-lake"), "AWS::Glue::Job")
+    assert job["GlueVersion"] == "5.0"
+    arguments = set(job["DefaultArguments"])
+    assert not arguments & GLUE_4_AND_EARLIER
+    script_reads = {f"--{name}" for name in churn_etl.JOB_ARGUMENTS if name != "JOB_NAME"}
+    assert arguments - GLUE_5_PARAMETERS == script_reads
+    for flag in ("--enable-metrics", "--enable-observability-metrics", "--enable-glue-datacatalog"):
+        assert job["DefaultArguments"][flag] == "true", flag
+
+
+def test_the_schema_module_ships_as_a_zip_the_script_can_import(dev: Assembly, tmp_path: Path) -> None:
+    _, job = _only(dev.template("data-lake"), "AWS::Glue::Job")
+    url = _resolve(job["DefaultArguments"]["--extra-py-files"])
+    assert "," not in url and url.endswith(".zip")
+    assets = json.loads((dev.outdir / f"{dev.stack_name('data-lake')}.assets.json").read_text())["files"]
+    (source,) = [
+        a["source"] for a in assets.values() if any(url.endswith(d["objectKey"]) for d in a["destinations"].values())
+    ]
+    staged = dev.outdir / source["path"]
+    assert source["packaging"] == "zip" and sorted(p.name for p in staged.iterdir()) == ["schema.py"]
+    archive = tmp_path / "schema.zip"  # what the CDK publishes: the staged folder, zipped
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(staged / "schema.py", "schema.py")
+    # Glue puts the zip on the Python path; the script falls back to ``import schema`` there.
+    probe = "import sys; sys.path.insert(0, sys.argv[1]); import schema; print(schema.__file__)"
+    result = subprocess.run([sys.executable, "-c", probe, str(archive)], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith(str(archive))
+
+
+def _policies_of(template: dict, role_id: str) -> set[str]:
+    """Every policy that gives ``role_id`` its permissions, however it is attached."""
+    resources = template["Resources"]
+    arns = resources[role_id]["Properties"].get("ManagedPolicyArns", [])
+    attached = {a["Ref"] for a in arns if isinstance(a, dict) and "Ref" in a}
+    for policy_id, policy in resources.items():
+        kind, roles = policy["Type"], policy.get("Properties", {}).get("Roles", [])
+        if kind in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy") and {"Ref": role_id} in roles:
+            attached.add(policy_id)
+    return attached
+
+
+def _roles_used_by(template: dict, properties: dict) -> set[str]:
+    referenced = re.findall(r'"Fn::GetAtt": \["([A-Za-z0-9]+)", "Arn"\]', json.dumps(properties))
+    return {r for r in referenced if template["Resources"][r]["Type"] == "AWS::IAM::Role"}
+
+
+@pytest.mark.parametrize("cfn_type", ["AWS::Glue::Job", "AWS::Glue::Crawler", "AWS::Events::Rule"])
+def test_what_uses_a_role_waits_for_its_permissions(assembly: Assembly, cfn_type: str) -> None:
+    """CloudFormation creates a resource as soon as its references exist; Glue and EventBridge
+    use the role at once, so the policies that hold its permissions must exist first."""
+    template = assembly.template("data-lake")
+    checked = 0
+    for resource_id, resource in template["Resources"].items():
+        if resource["Type"] != cfn_type:
+            continue
+        for role_id in _roles_used_by(template, resource["Properties"]):
+            policies = _policies_of(template, role_id)
+            assert policies, role_id
+            assert policies <= set(resource.get("DependsOn", [])), (resource_id, policies)
+            checked += 1
+    assert checked, f"no {cfn_type} uses a role"
+
+
+@pytest.mark.parametrize(("cfn_type", "key"), [("AWS::Glue::Job", "SecurityConfiguration"),
+                                               ("AWS::Glue::Crawler", "CrawlerSecurityConfiguration")])  # fmt: skip
+def test_job_and_crawler_wait_for_their_security_configuration(assembly: Assembly, cfn_type: str, key: str) -> None:
+    """They name it (no Ref), so CloudFormation sees no order unless one is declared."""
+    template = assembly.template("data-lake")
+    resource = next(r for r in template["Resources"].values() if r["Type"] == cfn_type)
+    (configuration_id,) = [
+        k for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::Glue::SecurityConfiguration" and r["Properties"]["Name"] == resource["Properties"][key]
+    ]  # fmt: skip
+    assert configuration_id in resource["DependsOn"]

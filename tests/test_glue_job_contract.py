@@ -141,9 +141,8 @@ class GlueRuntime:
 
 
 class FakeSink:
-    def __init__(self, runtime: GlueRuntime, options: dict) -> None:
+    def __init__(self, options: dict) -> None:
         self.options, self.format, self.catalog, self.frames = options, None, None, []
-        self._runtime = runtime
 
     def setFormat(self, fmt: str, **options: Any) -> None:
         self.format = (fmt, options)
@@ -187,7 +186,7 @@ def install_glue_doubles(runtime: GlueRuntime, monkeypatch: pytest.MonkeyPatch) 
             return FakeDynamicFrame(reader.csv(paths))
 
         def getSink(self, **options: Any) -> FakeSink:
-            sink = FakeSink(runtime, options)
+            sink = FakeSink(options)
             runtime.sinks.append(sink)
             return sink
 

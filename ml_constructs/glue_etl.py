@@ -238,12 +238,11 @@ class ChurnCatalogAndEtl(Construct):
                 ),
             ],
         )  # fmt: skip
-        self.crawler_role.iam_role.add_managed_policy(
-            BucketAccessPolicy(
-                self, "CrawlerRawAccess", bucket=raw_bucket, key=data_key, read_prefixes=(raw_events_prefix,),
-                description="Crawler: read raw events",
-            ).policy
+        crawler_access = BucketAccessPolicy(
+            self, "CrawlerRawAccess", bucket=raw_bucket, key=data_key, read_prefixes=(raw_events_prefix,),
+            description="Crawler: read raw events",
         )  # fmt: skip
+        self.crawler_role.iam_role.add_managed_policy(crawler_access.policy)
         self.job_role = ManagedRole(
             self,
             "JobRole",
@@ -281,7 +280,7 @@ class ChurnCatalogAndEtl(Construct):
                 ),
             ],
         )  # fmt: skip
-        for access in (
+        job_access = (
             BucketAccessPolicy(
                 self, "JobRawAccess", bucket=raw_bucket, key=data_key, read_prefixes=(raw_events_prefix,),
                 write_prefixes=(RAW_REJECTS_PREFIX,), description="ETL job: read raw events, quarantine rejects",
@@ -294,7 +293,8 @@ class ChurnCatalogAndEtl(Construct):
                 self, "JobArtifactAccess", bucket=artifact_bucket, key=data_key, read_prefixes=(ARTIFACT_GLUE_PREFIX,),
                 write_prefixes=(ARTIFACT_GLUE_PREFIX,), description="ETL job: temporary files and run statistics",
             ),
-        ):  # fmt: skip
+        )  # fmt: skip
+        for access in job_access:
             self.job_role.iam_role.add_managed_policy(access.policy)
         for role in (self.crawler_role, self.job_role):
             acknowledge_wildcards(
@@ -397,7 +397,6 @@ class ChurnCatalogAndEtl(Construct):
                 "--job-bookmark-option": "job-bookmark-enable",
                 "--enable-metrics": "true",
                 "--enable-observability-metrics": "true",
-                "--enable-continuous-cloudwatch-log": "true",
                 "--enable-glue-datacatalog": "true",
                 "--extra-py-files": schema_module.s3_object_url,
                 "--TempDir": artifact_bucket.s3_url_for_object(f"{ARTIFACT_GLUE_PREFIX}tmp/"),
@@ -412,6 +411,10 @@ class ChurnCatalogAndEtl(Construct):
         )
         for resource in (self.crawler, self.job):
             resource.node.add_dependency(self.connection, lake.gate, table)
+        # Glue uses the role, its permissions and the security configuration (named, not referenced)
+        # as soon as the crawler or job exists: CloudFormation must create all of them first.
+        self.crawler.node.add_dependency(self.crawler_role, crawler_access, self.security_configuration)
+        self.job.node.add_dependency(self.job_role, *job_access, self.security_configuration)
 
         # --- workflow: new raw data (batched) or the schedule starts crawler, then job ---------------
         self.workflow = glue.CfnWorkflow(
@@ -477,7 +480,7 @@ class ChurnCatalogAndEtl(Construct):
             rule.node.default_child.targets = [
                 self.dead_letters.raw_target("workflow", workflow_arn, events_role.iam_role.role_arn)
             ]
-            rule.node.add_dependency(start)
+            rule.node.add_dependency(start, events_role)
         self.dead_letters.allow(on_data, on_schedule)
         failures = events.Rule(
             self,

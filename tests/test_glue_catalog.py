@@ -121,7 +121,7 @@ def test_etl_job_is_glue_5_bookmarked_in_the_vpc_with_metrics_and_logs(assembly:
     assert props["SecurityConfiguration"] == f"mlops_{assembly.profile}-etl"
     assert props["Connections"] == {"Connections": [f"mlops_{assembly.profile}-vpc"]}
     assert args["--job-bookmark-option"] == "job-bookmark-enable"
-    assert args["--enable-metrics"] == "true" and args["--enable-continuous-cloudwatch-log"] == "true"
+    assert args["--enable-metrics"] == args["--enable-observability-metrics"] == "true"
     assert args["--curated_table"] == "churn_features"
     _, ruleset = _one(assembly, "AWS::Glue::DataQualityRuleset")
     assert args["--dq_ruleset"] == ruleset["Properties"]["Name"]

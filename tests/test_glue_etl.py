@@ -147,3 +147,14 @@ def test_local_run_writes_partitioned_parquet_and_stats(spark, tmp_path) -> None
     written = spark.read.parquet(str(tmp_path / "out" / "curated")).count()
     assert written == summary["curated_rows"]
     assert json.loads((tmp_path / "out" / "stats.json").read_text())["input_rows"] == 2_000
+
+
+def test_the_local_entry_point_prints_the_counts(spark, tmp_path, capsys) -> None:
+    from pipelines.glue.churn_etl import main
+
+    source = tmp_path / "raw.jsonl"
+    source.write_text("\n".join(generate(300, seed=4)) + "\n")
+    assert main(["--input", str(source), "--output", str(tmp_path / "out")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["input_rows"] == 300 == printed["curated_rows"] + printed["rejected_rows"]
+    assert (tmp_path / "out" / "stats.json").exists()

@@ -298,8 +298,12 @@ def run_local(input_path: str, output_dir: str, spark: SparkSession | None = Non
     return summary
 
 
-def check_quality(frame, context: str) -> None:  # pragma: no cover - runs on AWS Glue only
-    """Evaluate the curated table's DQDL rules; publish results and metrics; raise on a failed rule."""
+def check_quality(frame, ruleset_name: str) -> None:
+    """Evaluate the curated table's DQDL rules; publish results and metrics; raise on a failed rule.
+
+    Results and metrics are published under the name of the stack's ruleset (``--dq_ruleset``),
+    whose rules are the same ``schema.CURATED_DQ_RULES``.
+    """
     from awsglue.transforms import SelectFromCollection
     from awsgluedq.transforms import EvaluateDataQuality
 
@@ -307,7 +311,7 @@ def check_quality(frame, context: str) -> None:  # pragma: no cover - runs on AW
         frame=frame,
         ruleset=schema.CURATED_DQ_RULES,
         publishing_options={
-            "dataQualityEvaluationContext": context,
+            "dataQualityEvaluationContext": ruleset_name,
             "enableDataQualityCloudWatchMetrics": True,
             "enableDataQualityResultsPublishing": True,
         },
@@ -318,7 +322,22 @@ def check_quality(frame, context: str) -> None:  # pragma: no cover - runs on AW
         raise RuntimeError(f"curated data failed quality rules, nothing written: {failed}")
 
 
-def glue_main() -> None:  # pragma: no cover - runs on AWS Glue only
+# What the job reads from its arguments (the stack's DefaultArguments). Glue reserves JOB_ID,
+# JOB_RUN_ID and SECURITY_CONFIGURATION: getResolvedOptions refuses them as options and
+# returns them anyway, from the --JOB_RUN_ID ... that Glue passes every run.
+JOB_ARGUMENTS = (
+    "JOB_NAME",
+    "raw_path",
+    "curated_path",
+    "rejects_path",
+    "stats_path",
+    "curated_database",
+    "curated_table",
+    "dq_ruleset",
+)
+
+
+def glue_main() -> None:
     """Entry point on AWS Glue 5: bookmarked read of new raw files, catalog-updating write."""
     from awsglue.context import GlueContext
     from awsglue.dynamicframe import DynamicFrame
@@ -326,19 +345,10 @@ def glue_main() -> None:  # pragma: no cover - runs on AWS Glue only
     from awsglue.utils import getResolvedOptions
     from pyspark.context import SparkContext
 
-    args = getResolvedOptions(
-        sys.argv,
-        [
-            "JOB_NAME",
-            "JOB_RUN_ID",
-            "raw_path",
-            "curated_path",
-            "rejects_path",
-            "stats_path",
-            "curated_database",
-            "curated_table",
-        ],
-    )
+    args = getResolvedOptions(sys.argv, list(JOB_ARGUMENTS))
+    run_id = args.get("JOB_RUN_ID")
+    if not run_id:
+        raise RuntimeError("no --JOB_RUN_ID among the arguments: this entry point runs as an AWS Glue job")
     glue = GlueContext(SparkContext.getOrCreate())
     job = Job(glue)
     job.init(args["JOB_NAME"], args)
@@ -355,7 +365,7 @@ def glue_main() -> None:  # pragma: no cover - runs on AWS Glue only
     lines = lines.withColumnRenamed(lines.columns[0], LINE) if lines.columns else lines
     input_rows = lines.count()
     if input_rows:
-        result = transform(lines, run_id=args["JOB_RUN_ID"])
+        result = transform(lines, run_id=run_id)
         curated = DynamicFrame.fromDF(result.curated, glue, "curated")
         # Quality gate before anything is written: a failed rule fails the run, nothing
         # lands, and the bookmark stays put, so the same files are read again next run.
@@ -374,7 +384,7 @@ def glue_main() -> None:  # pragma: no cover - runs on AWS Glue only
         result.rejects.write.mode("append").partitionBy("run_id").json(args["rejects_path"])
         summary = summarize(result, input_rows)
         stats = glue.spark_session.createDataFrame([(json.dumps(summary, default=str),)], ["stats"])
-        stats.coalesce(1).write.mode("overwrite").text(f"{args['stats_path'].rstrip('/')}/run_id={args['JOB_RUN_ID']}")
+        stats.coalesce(1).write.mode("overwrite").text(f"{args['stats_path'].rstrip('/')}/run_id={run_id}")
     job.commit()
 
 

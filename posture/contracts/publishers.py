@@ -1,0 +1,146 @@
+"""Which AWS services publish into which topics and queues, and what their requests carry.
+
+A service publishing into an encrypted SNS topic or SQS queue makes two requests: ``sns:Publish``
+(or ``sqs:SendMessage``) evaluated by the resource's policy, and ``kms:GenerateDataKey`` /
+``kms:Decrypt`` evaluated by the key policy. The condition keys differ per service and per
+request; ``SERVICES`` records what each service sends, with the page that says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from posture.contracts.iam import Request, evaluate, statements_of
+from posture.contracts.model import Assembly, Resource
+
+
+@dataclass(frozen=True)
+class Publisher:
+    principal: str
+    resource_keys: tuple[str, ...]  # global condition keys sent with sns:Publish / sqs:SendMessage
+    key_keys: tuple[str, ...]  # ... and with the KMS requests on the topic's or queue's key
+    sources: tuple[str, ...]
+
+
+SERVICES: dict[str, Publisher] = {
+    "cloudwatch": Publisher(
+        "cloudwatch.amazonaws.com",
+        ("aws:SourceAccount", "aws:SourceArn"),
+        ("aws:SourceAccount", "aws:SourceArn"),
+        (
+            "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services",
+            "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html",
+        ),
+    ),
+    "events": Publisher(
+        "events.amazonaws.com",
+        ("aws:SourceAccount", "aws:SourceArn"),
+        # EventBridge sends neither key to KMS when it uses an encrypted target's key: a key policy
+        # statement conditioned on them never matches and every delivery is dropped.
+        (),
+        (
+            "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services",
+            "https://repost.aws/knowledge-center/sns-not-getting-eventbridge-notification",
+            "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions",
+        ),
+    ),
+}
+KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """``service`` (acting for ``source_arn``) sends into ``target_arn`` (a topic or a queue)."""
+
+    service: str
+    source: Resource
+    source_arn: str
+    target_arn: str
+
+
+def _target_kind(arn: str) -> str | None:
+    return next((k for k in ("sns", "sqs") if arn.startswith(f"arn:aws:{k}:")), None)
+
+
+def deliveries(asm: Assembly) -> list[Delivery]:
+    """Every alarm action into a topic, every EventBridge target and dead-letter queue that is a topic or queue."""
+    out = []
+    for alarm in asm.resources("AWS::CloudWatch::Alarm"):
+        props = asm.props(alarm)
+        arn = asm.get_att(alarm.stack, alarm.logical_id, "Arn")
+        for action in {a for k in ("AlarmActions", "OKActions", "InsufficientDataActions") for a in props.get(k, [])}:
+            if _target_kind(action) == "sns":
+                out.append(Delivery("cloudwatch", alarm, arn, action))
+    for rule in asm.resources("AWS::Events::Rule"):
+        arn = asm.get_att(rule.stack, rule.logical_id, "Arn")
+        for target in asm.props(rule).get("Targets", []):
+            for target_arn in (target["Arn"], target.get("DeadLetterConfig", {}).get("Arn")):
+                if target_arn and _target_kind(target_arn):
+                    out.append(Delivery("events", rule, arn, target_arn))
+    return out
+
+
+def _resource_policy(asm: Assembly, target_arn: str) -> list[dict] | None:
+    target = asm.find(target_arn)
+    if target is None:
+        return None
+    policy_type, list_prop = (
+        ("AWS::SNS::TopicPolicy", "Topics") if target.type == "AWS::SNS::Topic" else ("AWS::SQS::QueuePolicy", "Queues")
+    )
+    references = {asm.resolve(target.stack, {"Ref": target.logical_id}), target_arn}
+    statements: list[dict] = []
+    found = False
+    for policy in asm.resources(policy_type):
+        props = asm.props(policy)
+        if references & set(props.get(list_prop, [])):
+            found = True
+            statements += statements_of(props["PolicyDocument"])
+    return statements if found else None
+
+
+def _target_key(asm: Assembly, target_arn: str) -> str | None:
+    target = asm.find(target_arn)
+    if target is None:
+        return None
+    return asm.props(target).get("KmsMasterKeyId")
+
+
+def delivery_problems(asm: Assembly, delivery: Delivery) -> list[str]:
+    publisher = SERVICES[delivery.service]
+    full = {"aws:SourceAccount": asm.account, "aws:SourceArn": delivery.source_arn, "aws:SecureTransport": "true"}
+    principal = {"Service": publisher.principal}
+    label = f"{delivery.source.stack}/{delivery.source.logical_id} -> {delivery.target_arn}"
+    problems = []
+    kind = _target_kind(delivery.target_arn)
+    action = "sns:Publish" if kind == "sns" else "sqs:SendMessage"
+    statements = _resource_policy(asm, delivery.target_arn)
+    if statements is None:
+        if asm.find(delivery.target_arn) is None:
+            problems.append(f"{label}: target is not a resource of the assembly")
+        elif kind == "sqs":
+            problems.append(f"{label}: the queue has no policy, so {publisher.principal} may not send to it")
+        # A topic with no TopicPolicy keeps SNS's default policy, which admits the account's services.
+    else:
+        context = {k: v for k, v in full.items() if k in publisher.resource_keys or k == "aws:SecureTransport"}
+        decision = evaluate(statements, Request(action, delivery.target_arn, context, principal))
+        if not decision.allowed:
+            problems.append(
+                f"{label}: its policy does not admit {action} from {publisher.principal} ({decision.effect})"
+            )
+    key_arn = _target_key(asm, delivery.target_arn)
+    if key_arn:
+        key = asm.find(key_arn)
+        if key is None or key.type != "AWS::KMS::Key":
+            problems.append(f"{label}: encrypted with {key_arn}, not a key of the assembly (an AWS managed key "
+                            "admits no service principal)")  # fmt: skip
+        else:
+            key_statements = statements_of(asm.props(key)["KeyPolicy"])
+            context = {k: v for k, v in full.items() if k in publisher.key_keys}
+            for key_action in KEY_ACTIONS:
+                decision = evaluate(key_statements, Request(key_action, "*", context, principal))
+                if not decision.allowed:
+                    problems.append(
+                        f"{label}: key {key.logical_id} does not admit {key_action} from {publisher.principal} "
+                        f"with the keys it sends ({', '.join(publisher.key_keys) or 'no aws:Source* keys'})"
+                    )
+    return problems

@@ -17,6 +17,15 @@ from posture.contracts.model import Assembly, Resource, Unresolvable
 
 
 # ---- roles -----------------------------------------------------------------------------------
+# AWS managed policies the templates attach (CDK's own custom-resource roles), as AWS publishes them.
+AWS_MANAGED = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": [
+        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": "*"},
+    ],
+}  # fmt: skip
+
+
 def role_statements(asm: Assembly, role: Resource) -> list[dict]:
     """Every identity-policy statement of ``role``: attached managed policies (resolved across stacks),
     customer-managed and inline ``AWS::IAM::Policy`` resources naming it, and inline ``Policies``."""
@@ -25,6 +34,9 @@ def role_statements(asm: Assembly, role: Resource) -> list[dict]:
     statements: list[dict] = []
     for arn in props.get("ManagedPolicyArns", []):
         policy = asm.find(arn)
+        if arn in AWS_MANAGED:
+            statements += AWS_MANAGED[arn]
+            continue
         if policy is None:
             raise Unresolvable(f"{role.logical_id} attaches {arn}, a policy outside the assembly: model it")
         statements += statements_of(asm.props(policy)["PolicyDocument"])

@@ -15,7 +15,6 @@ from posture.contracts.calls import Call, Env, needs
 from posture.contracts.iam import Request, evaluate, statements_of
 from posture.contracts.model import Assembly, Resource, Unresolvable
 
-
 # ---- roles -----------------------------------------------------------------------------------
 # AWS managed policies the templates attach (CDK's own custom-resource roles), as AWS publishes them.
 AWS_MANAGED = {

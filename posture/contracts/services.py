@@ -325,9 +325,9 @@ def need_problems(asm: Assembly, need: Need) -> list[str]:
     problems = []
     if not role_allows(asm, role, need.request):
         problems.append(f"{label}: role {role.logical_id} does not allow {need.request.action} on {need.request.resource}")  # fmt: skip
-    if need.request.action.startswith("kms:") and asm.find(need.request.resource):
-        if not key_admits_role(asm, need.request.resource, need.request, role):
-            problems.append(f"{label}: key policy of {need.request.resource} does not admit {need.request.action} by {role.logical_id}")  # fmt: skip
+    is_key = need.request.action.startswith("kms:") and asm.find(need.request.resource)
+    if is_key and not key_admits_role(asm, need.request.resource, need.request, role):
+        problems.append(f"{label}: key policy of {need.request.resource} does not admit {need.request.action} by {role.logical_id}")  # fmt: skip
     return problems
 
 

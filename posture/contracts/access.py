@@ -147,7 +147,11 @@ def group_rules(asm: Assembly, group_id: str, direction: str) -> list[Rule]:
     group = asm.find(group_id)
     rules = []
     if group is not None:
-        rules += [_rule(r, peer) for r in asm.props(group).get(f"SecurityGroup{direction}", [])]
+        declared = asm.props(group).get(f"SecurityGroup{direction}")
+        rules += [_rule(r, peer) for r in declared or []]
+        if direction == "Egress" and not declared:
+            # A group created without egress rules gets EC2's default rule: all traffic anywhere.
+            rules.append(Rule("-1", 0, 65535, "0.0.0.0/0", None, None))
     for res in asm.resources(f"AWS::EC2::SecurityGroup{direction}"):
         props = asm.props(res)
         if props.get("GroupId") == group_id:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from posture.contracts.iam import Request, UnsupportedCondition, condition_holds, evaluate, glob_match
-from posture.contracts.model import Assembly
+from tests.contracts import hand
 
 BUCKET = "arn:aws:s3:::data"
 
@@ -100,19 +99,6 @@ def test_resource_policy_principals() -> None:
     assert not evaluate(policy, Request("kms:Decrypt", "*", principal=other)).allowed
 
 
-def _assembly(tmp_path: Path, templates: dict[str, dict]) -> Assembly:
-    artifacts = {}
-    for name, template in templates.items():
-        (tmp_path / f"{name}.template.json").write_text(json.dumps(template))
-        artifacts[name] = {
-            "type": "aws:cloudformation:stack",
-            "environment": "aws://unknown-account/eu-west-1",
-            "properties": {"templateFile": f"{name}.template.json", "stackName": name},
-        }
-    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
-    return Assembly(tmp_path)
-
-
 def test_model_resolves_intrinsics_and_weak_cross_stack_references(tmp_path: Path) -> None:
     producer = {
         "Conditions": {"IsProd": {"Fn::Equals": ["dev", "prod"]}},
@@ -138,7 +124,7 @@ def test_model_resolves_intrinsics_and_weak_cross_stack_references(tmp_path: Pat
         },
         "Conditions": {"IsProd": {"Fn::Equals": ["dev", "prod"]}},
     }
-    asm = _assembly(tmp_path, {"p": producer, "c": consumer})
+    asm = hand.assembly(tmp_path, {"p": producer, "c": consumer})
     props = asm.props(asm.resource("c", "Thing"))
     key_arn = "arn:aws:kms:eu-west-1:123456789012:key/p-Key"
     assert props["Key"] == key_arn

@@ -28,6 +28,10 @@ AWS_MANAGED = {
 def role_statements(asm: Assembly, role: Resource) -> list[dict]:
     """Every identity-policy statement of ``role``: attached managed policies (resolved across stacks),
     customer-managed and inline ``AWS::IAM::Policy`` resources naming it, and inline ``Policies``."""
+    return asm.memo(("role-statements", role.key), lambda: _role_statements(asm, role))
+
+
+def _role_statements(asm: Assembly, role: Resource) -> list[dict]:
     props = asm.props(role)
     name = asm.resolve(role.stack, {"Ref": role.logical_id})
     statements: list[dict] = []

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 ACCOUNT = "123456789012"
 PARTITION = "aws"
 
@@ -123,6 +124,7 @@ class Assembly:
         self.outdir = Path(outdir)
         self.account = account
         self._props: dict[tuple[str, str], dict] = {}
+        self._memo: dict[object, object] = {}
         manifest = json.loads((self.outdir / "manifest.json").read_text())
         self.templates: dict[str, dict] = {}
         self.regions: dict[str, str] = {}
@@ -151,6 +153,12 @@ class Assembly:
         """The full stack name ending in ``-suffix``."""
         (name,) = [n for n in self.templates if n.endswith(f"-{suffix}")]
         return name
+
+    def memo(self, key: object, compute: Callable[[], T]) -> T:
+        """``compute()`` once per assembly and ``key`` (derived facts, like a role's statements)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[return-value]
 
     def props(self, resource: Resource) -> dict:
         """The resource's properties, every intrinsic resolved (computed once per resource)."""

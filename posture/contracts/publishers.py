@@ -144,3 +144,84 @@ def delivery_problems(asm: Assembly, delivery: Delivery) -> list[str]:
                         f"with the keys it sends ({', '.join(publisher.key_keys) or 'no aws:Source* keys'})"
                     )
     return problems
+
+
+# ---- EventBridge -> Lambda, and Lambda's own asynchronous destinations -----------------------------
+def _function(asm: Assembly, value: str) -> Resource | None:
+    """The function named by an ARN, a name, or an ARN with a qualifier."""
+    res = asm.find(value)
+    if res is None and value.startswith("arn:") and value.count(":") == 7:
+        res = asm.find(value.rsplit(":", 1)[0])
+    return res if res is not None and res.type == "AWS::Lambda::Function" else None
+
+
+def invoke_problems(asm: Assembly) -> list[str]:
+    """Every EventBridge rule targeting a function is admitted by one of the function's permissions."""
+    problems = []
+    permissions = [asm.props(p) for p in asm.resources("AWS::Lambda::Permission")]
+    for rule in asm.resources("AWS::Events::Rule"):
+        rule_arn = asm.get_att(rule.stack, rule.logical_id, "Arn")
+        for target in asm.props(rule).get("Targets", []):
+            function = _function(asm, target["Arn"])
+            if function is None:
+                continue
+            admitted = any(
+                _function(asm, p["FunctionName"]) == function
+                and p["Action"] in ("lambda:InvokeFunction", "lambda:*")
+                and p["Principal"] == SERVICES["events"].principal
+                and p.get("SourceArn", rule_arn) == rule_arn
+                and p.get("SourceAccount", asm.account) == asm.account
+                for p in permissions
+            )
+            if not admitted:
+                problems.append(f"{rule.logical_id} -> {function.logical_id}: no permission admits the rule")
+    return problems
+
+
+_DESTINATION_ACTIONS = {"sqs": "sqs:SendMessage", "sns": "sns:Publish", "lambda": "lambda:InvokeFunction",
+                        "events": "events:PutEvents"}  # fmt: skip
+
+
+def destination_problems(asm: Assembly) -> list[str]:
+    """Lambda sends asynchronous-invocation records to a destination as the function's execution role."""
+    from posture.contracts.access import key_admits_role, role_allows, role_of_function
+
+    problems = []
+    for config in asm.resources("AWS::Lambda::EventInvokeConfig"):
+        props = asm.props(config)
+        function = _function(asm, props["FunctionName"])
+        if function is None:
+            problems.append(f"{config.logical_id}: function {props['FunctionName']} is not in the assembly")
+            continue
+        role = role_of_function(asm, function)
+        region = asm.regions[function.stack]
+        for outcome, destination in props.get("DestinationConfig", {}).items():
+            arn = destination.get("Destination", "")
+            kind = arn.split(":")[2] if arn.startswith("arn:") else ""
+            label = f"{function.logical_id} {outcome} -> {arn}"
+            context = {"aws:SecureTransport": "true", "aws:PrincipalAccount": asm.account}
+            if kind not in _DESTINATION_ACTIONS:
+                problems.append(f"{label}: not a destination Lambda supports")
+                continue
+            request = Request(_DESTINATION_ACTIONS[kind], arn, context)
+            if not role_allows(asm, role, request):
+                problems.append(f"{label}: role {role.logical_id} does not allow {request.action}")
+            statements = _resource_policy(asm, arn) if kind in ("sqs", "sns") else None
+            role_arn = asm.get_att(role.stack, role.logical_id, "Arn")
+            if (
+                statements
+                and evaluate(statements, Request(request.action, arn, context, {"AWS": role_arn})).effect == "Deny"
+            ):
+                problems.append(f"{label}: the destination's policy denies {request.action}")
+            key_arn = _target_key(asm, arn) if kind in ("sqs", "sns") else None
+            if key_arn and asm.find(key_arn) is not None:
+                via = {**context, "kms:ViaService": f"{kind}.{region}.amazonaws.com"}
+                for action in KEY_ACTIONS:
+                    key_request = Request(action, key_arn, via)
+                    if not role_allows(asm, role, key_request):
+                        problems.append(f"{label}: role {role.logical_id} does not allow {action} on {key_arn}")
+                    if not key_admits_role(asm, key_arn, key_request, role):
+                        problems.append(f"{label}: key policy of {key_arn} does not admit {action}")
+            elif key_arn:
+                problems.append(f"{label}: encrypted with {key_arn}, not a customer key of the assembly")
+    return problems

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from posture.contracts.publishers import SERVICES, Delivery, deliveries, delivery_problems
+from posture.contracts.publishers import (
+    SERVICES,
+    Delivery,
+    deliveries,
+    delivery_problems,
+    destination_problems,
+    invoke_problems,
+)
 
 
 def test_every_wired_delivery_is_admitted_by_the_target_and_its_key(model) -> None:
@@ -40,3 +47,37 @@ def test_an_eventbridge_key_condition_on_source_account_is_caught(models) -> Non
         assert not any("does not admit kms:" in p for p in delivery_problems(asm, delivery))
     finally:
         asm._props[key.key] = original
+
+
+def test_every_rule_targeting_a_function_is_admitted_by_its_permissions(model) -> None:
+    problems = invoke_problems(model)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_async_destination_is_writable_by_the_function_role(model) -> None:
+    """Lambda writes failed asynchronous invocations to the destination with the function's role."""
+    problems = destination_problems(model)
+    assert not problems, "\n".join(problems)
+
+
+def test_destination_rules_catch_a_missing_grant_and_an_encrypted_queue(tmp_path) -> None:
+    from tests.contracts import hand
+
+    template = {"Resources": {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}},
+             "Action": "kms:*", "Resource": "*"}]}}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"KmsMasterKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}},
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyName": "p", "PolicyDocument": {
+            "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["Queue", "Arn"]}}]}}]}},
+        "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Role": {"Fn::GetAtt": ["Role", "Arn"]}}},
+        "Cfg": {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
+            "FunctionName": {"Ref": "Fn"}, "Qualifier": "$LATEST",
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["Queue", "Arn"]}}}}},
+    }}  # fmt: skip
+    problems = destination_problems(hand.assembly(tmp_path, {"s": template}))
+    assert problems == [
+        f"Fn OnFailure -> arn:aws:sqs:eu-west-1:123456789012:s-Queue: role Role does not allow {a} on "
+        "arn:aws:kms:eu-west-1:123456789012:key/s-Key"
+        for a in ("kms:GenerateDataKey", "kms:Decrypt")
+    ]

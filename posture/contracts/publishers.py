@@ -225,3 +225,40 @@ def destination_problems(asm: Assembly) -> list[str]:
             elif key_arn:
                 problems.append(f"{label}: encrypted with {key_arn}, not a customer key of the assembly")
     return problems
+
+
+# ---- CloudWatch Logs encrypting log groups with a customer key ------------------------------------
+LOGS_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey", "kms:DescribeKey")
+LOGS_SOURCE = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"
+
+
+def _logs_key_problems(asm: Assembly, label: str, key_arn: str, group_arn: str, region: str) -> list[str]:
+    key = asm.find(key_arn)
+    if key is None or key.type != "AWS::KMS::Key":
+        return [f"{label}: {key_arn} is not a customer key of the assembly"]
+    statements = statements_of(asm.props(key)["KeyPolicy"])
+    # CloudWatch Logs calls KMS with the log group's ARN as encryption context (see LOGS_SOURCE).
+    context = {"kms:EncryptionContext:aws:logs:arn": group_arn}
+    principal = {"Service": f"logs.{region}.amazonaws.com"}
+    return [
+        f"{label}: key {key.logical_id} does not admit {action} from {principal['Service']}"
+        for action in LOGS_KEY_ACTIONS
+        if not evaluate(statements, Request(action, "*", context, principal)).allowed
+    ]
+
+
+def log_key_problems(asm: Assembly) -> list[str]:
+    """Every encrypted log group's key, and every Glue security configuration's CloudWatch key, admits Logs."""
+    problems = []
+    for group in asm.resources("AWS::Logs::LogGroup"):
+        key = asm.props(group).get("KmsKeyId")
+        if key:
+            arn = asm.get_att(group.stack, group.logical_id, "Arn").removesuffix(":*")
+            problems += _logs_key_problems(asm, f"{group.stack}/{group.logical_id}", key, arn, asm.regions[group.stack])
+    for config in asm.resources("AWS::Glue::SecurityConfiguration"):
+        cloudwatch = asm.props(config)["EncryptionConfiguration"].get("CloudWatchEncryption", {})
+        if cloudwatch.get("CloudWatchEncryptionMode") == "SSE-KMS":
+            region = asm.regions[config.stack]
+            arn = f"arn:aws:logs:{region}:{asm.account}:log-group:/aws-glue/jobs/logs-v2"
+            problems += _logs_key_problems(asm, f"{config.stack}/{config.logical_id}", cloudwatch["KmsKeyArn"], arn, region)  # fmt: skip
+    return problems

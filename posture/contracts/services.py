@@ -302,6 +302,23 @@ def glue_job_needs(asm: Assembly, job: Resource) -> list[Need]:
     for name in _GLUE_WRITES:
         if args.get(name):
             needs += s3_writes(asm, who, role, args[name], region, key)
+    context = _context(asm, region)
+    if args.get("--enable-continuous-cloudwatch-log") == "true":
+        group = f"arn:aws:logs:{region}:{asm.account}:log-group:/aws-glue/jobs/logs-v2"
+        # With CloudWatch encryption in the security configuration, Glue associates the key with the group.
+        actions = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey")
+        needs += [Need(who, role, Request(a, group, context), "continuous logging") for a in actions]
+    if args.get("--enable-metrics") == "true":
+        metrics = _context(asm, region, **{"cloudwatch:namespace": "Glue"})
+        needs.append(Need(who, role, Request("cloudwatch:PutMetricData", "*", metrics), "job metrics"))
+    if args.get("--dq_ruleset"):
+        arn = f"arn:aws:glue:{region}:{asm.account}:dataQualityRuleset/{args['--dq_ruleset']}"
+        needs.append(Need(who, role, Request("glue:GetDataQualityRuleset", arn, context), "data-quality ruleset"))
+    if args.get("--curated_database") and args.get("--curated_table"):
+        db, table = args["--curated_database"], args["--curated_table"]
+        for arn in (f"arn:aws:glue:{region}:{asm.account}:catalog", f"arn:aws:glue:{region}:{asm.account}:database/{db}",
+                    f"arn:aws:glue:{region}:{asm.account}:table/{db}/{table}"):  # fmt: skip
+            needs.append(Need(who, role, Request("glue:GetTable", arn, context), "curated table"))
     return needs
 
 

@@ -9,6 +9,7 @@ from posture.contracts.publishers import (
     delivery_problems,
     destination_problems,
     invoke_problems,
+    log_key_problems,
 )
 
 
@@ -81,3 +82,8 @@ def test_destination_rules_catch_a_missing_grant_and_an_encrypted_queue(tmp_path
         "arn:aws:kms:eu-west-1:123456789012:key/s-Key"
         for a in ("kms:GenerateDataKey", "kms:Decrypt")
     ]
+
+
+def test_every_encrypted_log_group_key_admits_cloudwatch_logs(model) -> None:
+    problems = log_key_problems(model)
+    assert not problems, "\n".join(problems)

@@ -180,6 +180,7 @@ def _render_prefix(prefix: str) -> str:
 
 
 def firehose_needs(asm: Assembly, stream: Resource) -> list[Need]:
+    """The delivery role's documented needs: https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html"""
     props = asm.props(stream)
     region = asm.regions[stream.stack]
     who = f"Firehose {stream.logical_id}"

@@ -47,7 +47,7 @@ def _role_statements(asm: Assembly, role: Resource) -> list[dict]:
         statements += statements_of(policy["PolicyDocument"])
     for cfn_type in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
         for policy in asm.resources(cfn_type):
-            if name in (policy.properties and asm.props(policy).get("Roles", [])):
+            if name in asm.props(policy).get("Roles", []):
                 statements += [s for s in statements_of(asm.props(policy)["PolicyDocument"]) if s not in statements]
     return statements
 

@@ -104,7 +104,7 @@ CATALOG: tuple[Metrics, ...] = (
     _row("MlPlatform/Serving", "PromotionErrors", [["service"]], "lambdas/ab_promotion/handler.py"),
     _row(
         "MlPlatform/Serving",
-        "DeploymentsStarted DeploymentsSkipped",
+        "DeploymentsStarted DeploymentsSkipped DeploymentsDeferred DeploymentsAlreadyDone",  # the last two: issue 8 deployer
         [["service"]],
         "lambdas/model_deployer/handler.py",
     ),

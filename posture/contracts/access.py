@@ -201,12 +201,20 @@ ENDPOINT_SERVICES = {
 }
 
 
-def reaches(asm: Assembly, subnets: Iterable[str], groups: Iterable[str], endpoint_prefix: str) -> list[str]:
+def reaches(
+    asm: Assembly,
+    subnets: Iterable[str],
+    groups: Iterable[str],
+    endpoint_prefix: str,
+    requests: Iterable[Request] = (),
+    principal: dict[str, str] | None = None,
+) -> list[str]:
     """Why a network interface in ``subnets`` with ``groups`` cannot reach ``endpoint_prefix``'s API over
     HTTPS, or [] when it can: through a gateway endpoint on its route tables, an interface endpoint
-    with private DNS in its VPC whose security group admits it, or a NAT route. Nothing else is assumed."""
+    with private DNS in its VPC whose security group admits it, or a NAT route. Nothing else is assumed.
+    An endpoint with a policy carries ``requests`` (made by ``principal``) only if its policy allows them."""
     service = ENDPOINT_SERVICES.get(endpoint_prefix, endpoint_prefix)
-    subnets, groups = list(subnets), list(groups)
+    subnets, groups, requests = list(subnets), list(groups), list(requests)
     problems = []
     egress = [r for g in groups for r in group_rules(asm, g, "Egress") if r.carries_https()]
     for subnet_id in subnets:
@@ -220,6 +228,10 @@ def reaches(asm: Assembly, subnets: Iterable[str], groups: Iterable[str], endpoi
         ok = False
         for endpoint in endpoints:
             props = asm.props(endpoint)
+            if props.get("PolicyDocument") and not _endpoint_policy_allows(
+                props["PolicyDocument"], requests, principal
+            ):
+                continue
             if props.get("VpcEndpointType", "Gateway") == "Gateway":
                 # Gateway endpoints route to the service's public addresses: egress must allow them.
                 if set(props.get("RouteTableIds", [])) & tables and any(
@@ -251,11 +263,19 @@ def reaches(asm: Assembly, subnets: Iterable[str], groups: Iterable[str], endpoi
     return problems
 
 
-def function_reaches(asm: Assembly, function: Resource, endpoint_prefix: str) -> list[str]:
+def _endpoint_policy_allows(document: dict, requests: list[Request], principal: dict[str, str] | None) -> bool:
+    statements = statements_of(document)
+    who = principal or {"AWS": "*"}
+    return all(evaluate(statements, Request(r.action, r.resource, r.context, who)).allowed for r in requests)
+
+
+def function_reaches(asm: Assembly, function: Resource, endpoint_prefix: str, requests: Iterable[Request] = ()) -> list[str]:  # fmt: skip
     vpc = asm.props(function).get("VpcConfig")
     if not vpc or not vpc.get("SubnetIds"):
         return []  # outside a VPC, Lambda reaches public AWS endpoints
-    return reaches(asm, vpc["SubnetIds"], vpc.get("SecurityGroupIds", []), endpoint_prefix)
+    role = role_of_function(asm, function)
+    principal = {"AWS": asm.get_att(role.stack, role.logical_id, "Arn")}
+    return reaches(asm, vpc["SubnetIds"], vpc.get("SecurityGroupIds", []), endpoint_prefix, requests, principal)
 
 
 # ---- one recorded call, every contract -------------------------------------------------------
@@ -277,5 +297,6 @@ def call_problems(asm: Assembly, function: Resource, call: Call) -> list[str]:
         grant = request.action in ("kms:CreateGrant", "kms:DescribeKey") and asm.find(request.resource)
         if grant and not key_admits_role(asm, request.resource, request, role):
             problems.append(f"{label}: key policy of {request.resource} does not admit {request.action}")
-    problems += [f"{label}: {p}" for p in function_reaches(asm, function, call.endpoint_prefix)]
+    api_requests = [r for r in needs(call, env) if r.action.split(":")[0] == call.service or call.service == "s3"]
+    problems += [f"{label}: {p}" for p in function_reaches(asm, function, call.endpoint_prefix, api_requests)]
     return problems

@@ -19,6 +19,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 from posture.contracts.iam import Request
+from posture.contracts.model import STACK_ID_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def _update_endpoint(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
 def _stack(action: str) -> Rule:
     def rule(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
         name = p.get("StackName", "*")
-        arn = name if name.startswith("arn:") else e.arn("cloudformation", f"stack/{name}/*")
+        arn = name if name.startswith("arn:") else e.arn("cloudformation", f"stack/{name}/{STACK_ID_SUFFIX}")
         needs = [(action, arn, {})]
         if p.get("RoleARN"):
             needs.append(("iam:PassRole", p["RoleARN"], {"iam:PassedToService": "cloudformation.amazonaws.com"}))

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 ACCOUNT = "123456789012"
+# The unique part of a stack id, unknown before deployment: one opaque value for every stack.
+STACK_ID_SUFFIX = "00000000-0000-0000-0000-stackid00000"
 PARTITION = "aws"
 
 
@@ -222,6 +224,7 @@ class Assembly:
             "AWS::Partition": PARTITION,
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": stack,
+            "AWS::StackId": f"arn:{PARTITION}:cloudformation:{self.regions[stack]}:{self.account}:stack/{stack}/{STACK_ID_SUFFIX}",
             "AWS::NoValue": _NO_VALUE,
         }
         if name not in values:

@@ -11,6 +11,7 @@ import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from moto import mock_aws
@@ -139,7 +140,7 @@ def deployer_responses(asm: Assembly, env: dict) -> dict:
                 {
                     "StackName": serving,
                     "StackStatus": "UPDATE_COMPLETE",
-                    "CreationTime": "2026-01-01T00:00:00Z",
+                    "CreationTime": datetime(2026, 1, 1, tzinfo=UTC),
                     "Parameters": parameters,
                 }
             ]

@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from posture.contracts.access import reaches
+from posture.contracts.iam import Request
 from tests.contracts import hand
 
 VPC_CIDR = "10.0.0.0/16"
 
 
 def network(*, endpoint: str | None = None, egress: list[dict] | None = None, endpoint_ingress: str | None = VPC_CIDR,
-            nat: bool = False, private_dns: bool = True) -> dict:  # fmt: skip
+            nat: bool = False, private_dns: bool = True, policy: dict | None = None) -> dict:  # fmt: skip
     resources: dict[str, dict] = {
         "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": VPC_CIDR}},
         "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.0.0/20"}},
@@ -29,7 +30,7 @@ def network(*, endpoint: str | None = None, egress: list[dict] | None = None, en
     if endpoint == "gateway":
         resources["Ep"] = {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
             "VpcId": {"Ref": "Vpc"}, "ServiceName": "com.amazonaws.eu-west-1.dynamodb", "VpcEndpointType": "Gateway",
-            "RouteTableIds": [{"Ref": "Table"}]}}  # fmt: skip
+            "RouteTableIds": [{"Ref": "Table"}], **({"PolicyDocument": policy} if policy else {})}}  # fmt: skip
     if endpoint == "interface":
         resources["Ep"] = {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
             "VpcId": {"Ref": "Vpc"}, "ServiceName": "com.amazonaws.eu-west-1.dynamodb", "VpcEndpointType": "Interface",
@@ -70,3 +71,21 @@ def test_reachability(tmp_path: Path, case: str, kwargs: dict, reachable: bool) 
     group = asm.resolve("net", {"Fn::GetAtt": ["FnSg", "GroupId"]})
     problems = reaches(asm, [subnet], [group], "dynamodb")
     assert (problems == []) is reachable, (case, problems)
+
+
+def test_an_endpoint_policy_must_admit_the_request(tmp_path: Path) -> None:
+    policy = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "dynamodb:*",
+                             "Resource": "arn:aws:dynamodb:eu-west-1:123456789012:table/*",
+                             "Condition": {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}}]}  # fmt: skip
+    asm = hand.assembly(tmp_path, {"net": network(endpoint="gateway", egress=PREFIX_LIST, policy=policy)})
+    subnet = asm.resolve("net", {"Ref": "Subnet"})
+    group = asm.resolve("net", {"Fn::GetAtt": ["FnSg", "GroupId"]})
+    role = {"AWS": "arn:aws:iam::123456789012:role/r"}
+
+    def call(table: str, account: str) -> list[str]:
+        request = Request("dynamodb:PutItem", f"arn:aws:dynamodb:eu-west-1:123456789012:table/{table}",
+                          {"aws:PrincipalAccount": account})  # fmt: skip
+        return reaches(asm, [subnet], [group], "dynamodb", [request], role)
+
+    assert call("decisions", "123456789012") == []
+    assert call("decisions", "999999999999") != []

@@ -7,6 +7,7 @@ import pytest
 
 from posture.contracts.access import call_problems, derived_key_needs, env_of
 from posture.contracts.calls import Call, Env, UnknownOperation, needs, recording
+from posture.contracts.model import STACK_ID_SUFFIX
 from tests.contracts import scenarios
 
 ENV = Env(region="eu-west-1", account="123456789012")
@@ -80,7 +81,10 @@ def test_calls_map_to_the_iam_requests_aws_evaluates() -> None:
     assert ("iam:PassRole", "arn:aws:iam::1:role/r") in [n[:2] for n in model]
     assert next(n for n in model if n[0] == "iam:PassRole")[2]["iam:PassedToService"] == "sagemaker.amazonaws.com"
     stack = _needs("cloudformation", "UpdateStack", StackName="s", RoleARN="arn:aws:iam::1:role/cfn")
-    assert stack[0][:2] == ("cloudformation:UpdateStack", "arn:aws:cloudformation:eu-west-1:123456789012:stack/s/*")
+    assert stack[0][:2] == (
+        "cloudformation:UpdateStack",
+        f"arn:aws:cloudformation:eu-west-1:123456789012:stack/s/{STACK_ID_SUFFIX}",
+    )
     assert stack[1][2]["iam:PassedToService"] == "cloudformation.amazonaws.com"
     update = _needs("sagemaker", "UpdateEndpoint", EndpointName="E", EndpointConfigName="C",
                     DeploymentConfig={"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "a"}]}})  # fmt: skip

@@ -148,7 +148,8 @@ def _stack(action: str) -> Rule:
     def rule(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
         name = p.get("StackName", "*")
         arn = name if name.startswith("arn:") else e.arn("cloudformation", f"stack/{name}/{STACK_ID_SUFFIX}")
-        needs = [(action, arn, {})]
+        # CloudFormation puts the service role the request names in cloudformation:RoleArn.
+        needs = [(action, arn, {"cloudformation:RoleArn": p["RoleARN"]} if p.get("RoleARN") else {})]
         if p.get("RoleARN"):
             needs.append(("iam:PassRole", p["RoleARN"], {"iam:PassedToService": "cloudformation.amazonaws.com"}))
         return needs

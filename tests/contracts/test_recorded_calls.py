@@ -86,6 +86,8 @@ def test_calls_map_to_the_iam_requests_aws_evaluates() -> None:
         f"arn:aws:cloudformation:eu-west-1:123456789012:stack/s/{STACK_ID_SUFFIX}",
     )
     assert stack[1][2]["iam:PassedToService"] == "cloudformation.amazonaws.com"
+    assert stack[0][2]["cloudformation:RoleArn"] == "arn:aws:iam::1:role/cfn"
+    assert "cloudformation:RoleArn" not in _needs("cloudformation", "DescribeStacks", StackName="s")[0][2]
     update = _needs("sagemaker", "UpdateEndpoint", EndpointName="E", EndpointConfigName="C",
                     DeploymentConfig={"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "a"}]}})  # fmt: skip
     assert ("cloudwatch:DescribeAlarms", "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:a") in [n[:2] for n in update]

@@ -153,12 +153,20 @@ def test_log_group_is_encrypted_with_the_profiles_retention(assembly: Assembly) 
 def test_delivery_role_lets_cloudtrail_write_to_that_log_group_only(assembly: Assembly) -> None:
     _, trail = one(assembly, "AWS::CloudTrail::Trail")
     resources = assembly.template(STACK)["Resources"]
-    role = resources[trail["Properties"]["CloudWatchLogsRoleArn"]["Fn::GetAtt"][0]]
+    role_id = trail["Properties"]["CloudWatchLogsRoleArn"]["Fn::GetAtt"][0]
+    role = resources[role_id]
     (trust,) = statements(role["Properties"]["AssumeRolePolicyDocument"])
     assert trust["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
     assert "Policies" not in role["Properties"]
-    (policy_ref,) = role["Properties"]["ManagedPolicyArns"]
-    (statement,) = statements(resources[policy_ref["Ref"]]["Properties"]["PolicyDocument"])
+    # Customer-managed policies name the role (ManagedRole) or the role names them.
+    attached = [
+        res for key, res in resources.items()
+        if res["Type"] == "AWS::IAM::ManagedPolicy"
+        and ({"Ref": role_id} in res["Properties"].get("Roles", [])
+             or {"Ref": key} in role["Properties"].get("ManagedPolicyArns", []))
+    ]  # fmt: skip
+    (policy,) = attached
+    (statement,) = statements(policy["Properties"]["PolicyDocument"])
     assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert statement["Resource"] == trail["Properties"]["CloudWatchLogsLogGroupArn"]
 

@@ -20,6 +20,9 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 
 REMOVAL_POLICIES = ("destroy", "retain")
+# Template metadata key on a resource kept in every profile on purpose (audit evidence): teardown
+# leaves it, so it must have a generated name (a fixed one would block the next deploy).
+KEPT_ON_TEARDOWN = "mlops:kept-on-teardown"
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")

@@ -11,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config import AuditSettings
+from config.profiles import KEPT_ON_TEARDOWN
 from ml_constructs.access import acknowledge_wildcards
 from ml_constructs.buckets import REPLICATION_REASON, AccessLogsBucket
 from ml_constructs.iam import ManagedRole
@@ -117,6 +118,10 @@ class AuditTrail(Construct):
             )
         )
         acknowledge_all_packs(self.bucket.node.default_child, "S3BucketReplicationEnabled", REPLICATION_REASON)
+        for bucket, why in ((self.bucket, "the trail's log files"), (access_logs, "access logs of the trail bucket")):
+            bucket.node.default_child.add_metadata(
+                KEPT_ON_TEARDOWN, f"audit evidence, kept in every profile: {why} outlive the stack"
+            )
 
         self.log_group = logs.LogGroup(
             self, "LogGroup", encryption_key=logs_key, retention=log_retention, removal_policy=RemovalPolicy.RETAIN

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -25,6 +25,7 @@ class Resource:
     type: str
     properties: dict
     deletion_policy: str
+    metadata: dict = field(default_factory=dict)
 
     @property
     def retained(self) -> bool:
@@ -80,7 +81,9 @@ class Assembly:
 
     def resources(self, cfn_type: str | None = None) -> list[Resource]:
         return [
-            Resource(stack, lid, r["Type"], r.get("Properties", {}), r.get("DeletionPolicy", "Delete"))
+            Resource(
+                stack, lid, r["Type"], r.get("Properties", {}), r.get("DeletionPolicy", "Delete"), r.get("Metadata", {})
+            )
             for stack, template in self.templates.items()
             for lid, r in template.get("Resources", {}).items()
             if cfn_type is None or r["Type"] == cfn_type

@@ -29,6 +29,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config import Profile, get_profile
+from config.profiles import KEPT_ON_TEARDOWN
 from ops.assembly import Assembly, Resource
 from ops.report import explain
 
@@ -150,6 +151,11 @@ def physical_name(resource: Resource) -> str | None:
     for key in PHYSICAL_NAME.get(resource.type, ()):
         value = value.get(key) if isinstance(value, dict) else None
     return value if isinstance(value, str) and resource.type in PHYSICAL_NAME else None
+
+
+def kept(resource: Resource) -> str | None:
+    """Why teardown leaves ``resource`` in place, or None."""
+    return resource.metadata.get(KEPT_ON_TEARDOWN)
 
 
 def needs_handling(assembly: Assembly) -> list[Resource]:
@@ -300,16 +306,25 @@ def before_destroy(
     """Everything that must go before ``cdk destroy`` can delete the stacks. Returns counts."""
     _refuse_retained(profile)
     names = {(r.stack, r.logical_id): physical_name(r) for r in assembly.resources()}
+    keep = {(r.stack, r.logical_id): kept(r) for r in assembly.resources() if kept(r)}
     counts = {"buckets": 0, "objects": 0, "packages": 0, "executions": 0}
     for stack in assembly.stack_names:
         summaries = stack_resources(clients["cloudformation"], stack)
         # Trails first, so that they stop writing into the buckets about to be emptied.
         summaries.sort(key=lambda s: s["ResourceType"] != "AWS::CloudTrail::Trail")
+        emptied = any(
+            s["ResourceType"] == "AWS::S3::Bucket" and (stack, s["LogicalResourceId"]) not in keep for s in summaries
+        )
         for summary in summaries:
             kind, physical = summary["ResourceType"], summary.get("PhysicalResourceId")
             if not physical or summary.get("ResourceStatus") == "DELETE_COMPLETE":
                 continue
+            if (stack, summary["LogicalResourceId"]) in keep:
+                log(f"kept {physical}: {keep[(stack, summary['LogicalResourceId'])]}")
+                continue
             name = names.get((stack, summary["LogicalResourceId"])) or physical.rsplit("/", 1)[-1]
+            if kind == "AWS::CloudTrail::Trail" and not emptied:
+                continue
             if kind == "AWS::S3::Bucket":
                 counts["objects"] += empty_bucket(clients["s3"], physical, log)
                 counts["buckets"] += 1

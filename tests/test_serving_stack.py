@@ -161,7 +161,7 @@ def test_the_cdk_cli_keeps_previous_parameter_values_on_deploy() -> None:
     assert re.search(r"default:\s*true", option), option
     assert "this.apiParameters.push({ ParameterKey: key, UsePreviousValue: true })" in source
     makefile = (ROOT / "Makefile").read_text()
-    assert "--no-previous-parameters" not in makefile and re.search(r"^diff deploy destroy:", makefile, re.M)
+    assert "--no-previous-parameters" not in makefile and re.search(r"^deploy:", makefile, re.M)
 
 
 def test_a_deploy_after_an_approval_keeps_the_approved_model(assembly: Assembly) -> None:
@@ -372,11 +372,15 @@ def _deploy_role(assembly: Assembly) -> str:
 
 
 def _statements(assembly: Assembly, role: str) -> list[dict]:
-    template = assembly.template("serving")
+    resources = assembly.template("serving")["Resources"]
+    attached = {ref["Ref"] for ref in resources[role]["Properties"].get("ManagedPolicyArns", [])
+                if isinstance(ref, dict) and "Ref" in ref}  # fmt: skip
     out = []
-    for ref in template["Resources"][role]["Properties"]["ManagedPolicyArns"]:
-        if isinstance(ref, dict) and "Ref" in ref:
-            out += template["Resources"][ref["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+    for key, resource in resources.items():
+        if resource["Type"] == "AWS::IAM::ManagedPolicy" and (
+            key in attached or {"Ref": role} in resource["Properties"].get("Roles", [])
+        ):
+            out += resource["Properties"]["PolicyDocument"]["Statement"]
     return out
 
 

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from config import get_profile
+from config.profiles import KEPT_ON_TEARDOWN
 from ops import teardown
 from ops.assembly import Assembly
 from tests.conftest import hermetic_env
@@ -57,6 +58,10 @@ def test_every_fixed_name_or_retained_resource_in_dev_is_handled(ops_dev: Assemb
     assert {r.type for r in listed} >= {"AWS::SageMaker::ModelPackageGroup", "AWS::KMS::Alias"}
     for r in listed:
         where = f"{r.stack}/{r.logical_id} ({r.type}, name {teardown.physical_name(r)!r}, {r.deletion_policy})"
+        if teardown.kept(r):
+            # Kept on purpose in every profile: only a generated name keeps the next deploy free.
+            assert r.retained and teardown.physical_name(r) is None, where
+            continue
         plan = teardown.PLAN.get(r.type)
         assert plan is not None, f"teardown does not handle {where}"
         if plan.how == "stack":
@@ -69,7 +74,9 @@ def test_every_fixed_name_or_retained_resource_in_dev_is_handled(ops_dev: Assemb
         if r.type == "AWS::Athena::WorkGroup":
             assert r.properties.get("RecursiveDeleteOption") is True, where
     for bucket in ops_dev.resources("AWS::S3::Bucket"):
-        assert not bucket.retained, f"{bucket.logical_id} is retained in dev: teardown empties, CloudFormation deletes"
+        assert not bucket.retained or teardown.kept(bucket), (
+            f"{bucket.logical_id} is retained in dev: teardown empties, CloudFormation deletes"
+        )
 
 
 def test_no_unclassified_name_properties(ops_dev: Assembly) -> None:
@@ -96,7 +103,7 @@ def queue_stacks(stubs: dict, assembly: Assembly, objects_in: str, executing: bo
                 {"LogicalResourceId": lid, "PhysicalResourceId": physical, "ResourceType": r["Type"],
                  "LastUpdatedTimestamp": "2026-01-01T00:00:00Z", "ResourceStatus": "CREATE_COMPLETE"}
             )  # fmt: skip
-            if r["Type"] == "AWS::S3::Bucket":
+            if r["Type"] == "AWS::S3::Bucket" and KEPT_ON_TEARDOWN not in r.get("Metadata", {}):
                 expected["buckets"].append(physical)
                 s3 = stubs["s3"]
                 s3.add_response("put_bucket_logging", {}, {"Bucket": physical, "BucketLoggingStatus": {}})
@@ -158,7 +165,8 @@ def queue_stacks(stubs: dict, assembly: Assembly, objects_in: str, executing: bo
 def test_before_destroy_empties_every_bucket_and_the_registry(ops_dev: Assembly) -> None:
     clients, stubs = stubbed()
     expected = queue_stacks(stubs, ops_dev, objects_in="RawZone")
-    assert len(expected["buckets"]) == len(ops_dev.resources("AWS::S3::Bucket")) >= 4
+    kept = [b for b in ops_dev.resources("AWS::S3::Bucket") if teardown.kept(b)]
+    assert len(expected["buckets"]) == len(ops_dev.resources("AWS::S3::Bucket")) - len(kept) >= 4
     sleeps: list[float] = []
     log: list[str] = []
     for s in stubs.values():

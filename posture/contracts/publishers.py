@@ -46,6 +46,12 @@ SERVICES: dict[str, Publisher] = {
     ),
 }
 KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+# The encryption context SNS and SQS put on every KMS request for a topic's or queue's messages
+# (SNS developer guide, "Encryption at rest"; SQS developer guide, "Encryption context").
+ENCRYPTION_CONTEXT = {
+    "sns": "kms:EncryptionContext:aws:sns:topicArn",
+    "sqs": "kms:EncryptionContext:aws:sqs:arn",
+}
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,10 @@ def delivery_problems(asm: Assembly, delivery: Delivery) -> list[str]:
         else:
             key_statements = statements_of(asm.props(key)["KeyPolicy"])
             context = {k: v for k, v in full.items() if k in publisher.key_keys}
+            # SNS and SQS bind each data key to the topic or queue (their SSE encryption context).
+            kind = _target_kind(delivery.target_arn)
+            if kind in ENCRYPTION_CONTEXT:
+                context[ENCRYPTION_CONTEXT[kind]] = delivery.target_arn
             for key_action in KEY_ACTIONS:
                 decision = evaluate(key_statements, Request(key_action, "*", context, principal))
                 if not decision.allowed:

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+BLOCK_ROWS = 100_000  # rows parsed at a time: bounds the memory the text takes
+
 
 @dataclass
 class Capture:
@@ -119,6 +121,7 @@ def read_capture(files: Iterable[Path], width: int) -> Capture:
     """Every capture record of ``files``: ``width`` features per row, one score per row."""
     malformed: Counter = Counter()
     rows: list[str] = []
+    blocks: list[tuple[np.ndarray, np.ndarray]] = []
     scores: list[float] = []
     ids: list[str] = []
     records = 0
@@ -159,23 +162,34 @@ def read_capture(files: Iterable[Path], width: int) -> Capture:
                     malformed["output and input row counts differ"] += 1
                     continue
                 rows.extend(lines)
+                if len(rows) >= BLOCK_ROWS:
+                    blocks.append(_parse_rows(rows, width))
+                    rows = []
                 scores.extend(predicted)
                 ids.extend(
                     [inference_id] * len(lines)
                     if len(lines) == 1
                     else [f"{inference_id}#{i}" for i in range(len(lines))]
                 )
-    features, non_numeric = _parse_rows(rows, width)
+    blocks.append(_parse_rows(rows, width))
+    features = np.concatenate([b[0] for b in blocks])
+    non_numeric = np.sum([b[1] for b in blocks], axis=0)
     return Capture(features, np.asarray(scores, dtype=float), ids, records, non_numeric, malformed)
 
 
 def _parse_rows(rows: list[str], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of CSV -> a float matrix (NaN where empty or not a number) and, per column, how many
+    values were present but not numbers. Parses as float first; only a block with text in it
+    takes the slower path."""
     if not rows:
         return np.empty((0, width)), np.zeros(width, dtype=int)
-    frame = pd.read_csv(
-        io.StringIO("\n".join(rows)), header=None, names=range(width), dtype=str, engine="c", na_filter=True,
-        skip_blank_lines=False, keep_default_na=False, na_values=[""],
-    )  # fmt: skip
+    options = {"header": None, "names": range(width), "engine": "c", "skip_blank_lines": False}
+    text = io.StringIO("\n".join(rows))
+    try:
+        return pd.read_csv(text, dtype=float, **options).to_numpy(), np.zeros(width, dtype=int)
+    except ValueError:
+        text.seek(0)
+    frame = pd.read_csv(text, dtype=str, keep_default_na=False, na_values=[""], **options)
     matrix = np.empty((len(frame), width))
     non_numeric = np.zeros(width, dtype=int)
     for i in range(width):

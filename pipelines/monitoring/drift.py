@@ -27,7 +27,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ from pipelines.training.baseline import bin_counts, categorical_values, frequenc
 from pipelines.training.features import FEATURES, NUMERIC
 from pipelines.training.metrics import classification_report
 
+UTC = timezone.utc  # noqa: UP017 - the processing image runs Python 3.10 (no datetime.UTC)
 EPSILON = 1e-4  # floor of a bin's share, so PSI stays finite for empty bins
 
 

@@ -212,7 +212,7 @@ def write_capture(root: Path, truth_root: Path | None, endpoint: str, variant: s
     rng = np.random.default_rng(traffic.seed)
     pick = rng.integers(0, len(pop.scores), traffic.rows)
     features = pop.features.iloc[pick].reset_index(drop=True)
-    scores = pop.scores[pick]
+    scores = pop.scores[pick].round(6)  # what every encoding below carries, exactly
     if traffic.shift:
         name = traffic.shift["feature"]
         features[name] = features[name] * traffic.shift.get("factor", 1.0) + traffic.shift.get("add", 0.0)

@@ -15,6 +15,7 @@ from posture.checks import register_packs  # noqa: E402
 from stacks.alerts import AlertsStack  # noqa: E402
 from stacks.data_lake import DataLakeStack  # noqa: E402
 from stacks.ingest import IngestStack  # noqa: E402
+from stacks.monitoring import MonitoringStack  # noqa: E402
 from stacks.network import NetworkStack  # noqa: E402
 from stacks.serving import ServingStack  # noqa: E402
 from stacks.training import TrainingStack  # noqa: E402
@@ -29,6 +30,9 @@ overrides = {
 }
 if overrides:
     profile = dataclasses.replace(profile, serving=dataclasses.replace(profile.serving, **overrides))
+# -c monitoring_engine=model-monitor|portable overrides the profile's engine (validated like the profile).
+if engine := app.node.try_get_context("monitoring_engine"):
+    profile = dataclasses.replace(profile, monitoring=dataclasses.replace(profile.monitoring, engine=engine))
 env = cdk.Environment(account=profile.account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=profile.region)
 common = {"profile": profile, "env": env}
 prefix = f"mlops-{profile.name}"
@@ -86,6 +90,25 @@ serving = ServingStack(
     serving_data_policy=data_lake.serving_data_policy,
     model_package_group=training.model_package_group_name,
     alarm_topic=alerts.alarm_topic,
+    **common,
+)
+MonitoringStack(
+    app,
+    f"{prefix}-monitoring",
+    description="ML platform monitoring: drift and model quality, alarms into retraining, ML ops dashboard",
+    vpc=network.vpc,
+    workload_subnets=network.workload_subnets,
+    artifact_bucket=data_lake.artifact_bucket,
+    data_key=data_lake.data_key,
+    monitoring_job_policy=data_lake.monitoring_job_policy,
+    monitoring_reports_policy=data_lake.monitoring_reports_policy,
+    logs_key=data_lake.logs_key,
+    alarm_topic=alerts.alarm_topic,
+    endpoint_name=serving.endpoint.endpoint_name,
+    retrain_alarm_prefix=training.retrain_alarm_prefix,
+    pipeline_name=training.pipeline.pipeline_name,
+    ingest_stream=ingest.stream,
+    etl_job_name=data_lake.etl.job.ref,
     **common,
 )
 

@@ -85,8 +85,8 @@ def _is_json(part: dict) -> bool:
     return str(part.get("encoding", "")).upper() == "JSON" or "json" in kind
 
 
-def _json_rows(text: str, width: int) -> list[str]:
-    """JSON request bodies -> CSV rows: a list of numbers, a list of lists, or {"instances": [...]}
+def _json_rows(text: str, width: int) -> list[list]:
+    """JSON request bodies -> rows of values: a list of numbers, a list of lists, or {"instances": [...]}
     where an instance is a list or {"features": [...]}."""
     body = json.loads(text)
     if isinstance(body, dict):
@@ -95,13 +95,30 @@ def _json_rows(text: str, width: int) -> list[str]:
         raise ValueError("JSON input is not a list of rows")
     if not isinstance(body[0], (list, dict)):
         body = [body]
-    rows = []
-    for row in body:
-        values = row.get("features") if isinstance(row, dict) else row
-        if not isinstance(values, list) or len(values) != width:
-            raise ValueError("JSON row has the wrong number of values")
-        rows.append(",".join("" if v is None else str(v) for v in values))
+    rows = [row.get("features") if isinstance(row, dict) else row for row in body]
+    if any(not isinstance(values, list) or len(values) != width for values in rows):
+        raise ValueError("JSON row has the wrong number of values")
     return rows
+
+
+def _json_matrix(rows: list[list], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of JSON values -> floats (NaN where null or not a number) and the non-numbers per column."""
+    non_numeric = np.zeros(width, dtype=int)
+    if not rows:
+        return np.empty((0, width)), non_numeric
+    try:
+        return np.asarray(rows, dtype=float), non_numeric
+    except (TypeError, ValueError):
+        matrix = np.full((len(rows), width), np.nan)
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                if value is None:
+                    continue
+                try:
+                    matrix[i, j] = float(value)
+                except (TypeError, ValueError):
+                    non_numeric[j] += 1
+        return matrix, non_numeric
 
 
 def _json_scores(text: str) -> list[float]:
@@ -120,14 +137,17 @@ def _csv_scores(text: str) -> list[float]:
 def read_capture(files: Iterable[Path], width: int) -> Capture:
     """Every capture record of ``files``: ``width`` features per row, one score per row."""
     malformed: Counter = Counter()
-    rows: list[str] = []
-    blocks: list[tuple[np.ndarray, np.ndarray]] = []
+    csv_rows: list[str] = []
+    csv_at: list[int] = []  # where each CSV row goes in the window's row order
+    csv_blocks: list[tuple[np.ndarray, np.ndarray]] = []
+    json_rows: list[list] = []
+    json_at: list[int] = []
     scores: list[float] = []
     ids: list[str] = []
     records = 0
     separators = width - 1
     for path in files:
-        with path.open("rb") as handle:
+        with path.open(encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 if not line.strip():
                     continue
@@ -142,38 +162,49 @@ def read_capture(files: Iterable[Path], width: int) -> Capture:
                     malformed["not a capture record"] += 1
                     continue
                 try:
-                    text = _text(source)
-                    if _is_json(source):
-                        lines = _json_rows(text, width)
+                    if source.get("encoding") == "CSV" and isinstance(source.get("data"), str):
+                        text, as_json = source["data"], False  # the common case, without the general path
                     else:
-                        lines = text.strip().split("\n")
-                        if any(row.count(",") != separators for row in lines):
+                        text, as_json = _text(source), _is_json(source)
+                    if as_json:
+                        values = _json_rows(text, width)
+                    else:
+                        values = text.strip().split("\n")
+                        if any(row.count(",") != separators for row in values):
                             raise ValueError
-                except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+                except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
                     malformed[f"input is not {width} values per row"] += 1
                     continue
                 try:
                     text = _text(output)
                     predicted = _json_scores(text) if _is_json(output) else _csv_scores(text)
-                except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+                except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
                     malformed["output is not scores"] += 1
                     continue
-                if len(predicted) != len(lines):
+                if len(predicted) != len(values):
                     malformed["output and input row counts differ"] += 1
                     continue
-                rows.extend(lines)
-                if len(rows) >= BLOCK_ROWS:
-                    blocks.append(_parse_rows(rows, width))
-                    rows = []
+                first = len(scores)
+                if as_json:
+                    json_rows.extend(values)
+                    json_at.extend(range(first, first + len(values)))
+                else:
+                    csv_rows.extend(values)
+                    csv_at.extend(range(first, first + len(values)))
+                    if len(csv_rows) >= BLOCK_ROWS:
+                        csv_blocks.append(_parse_rows(csv_rows, width))
+                        csv_rows = []
                 scores.extend(predicted)
-                ids.extend(
-                    [inference_id] * len(lines)
-                    if len(lines) == 1
-                    else [f"{inference_id}#{i}" for i in range(len(lines))]
-                )
-    blocks.append(_parse_rows(rows, width))
-    features = np.concatenate([b[0] for b in blocks])
-    non_numeric = np.sum([b[1] for b in blocks], axis=0)
+                if len(values) == 1:
+                    ids.append(inference_id)
+                else:
+                    ids.extend(f"{inference_id}#{i}" for i in range(len(values)))
+    csv_blocks.append(_parse_rows(csv_rows, width))
+    json_matrix, json_non_numeric = _json_matrix(json_rows, width)
+    features = np.empty((len(scores), width))
+    features[np.asarray(csv_at, dtype=int)] = np.concatenate([b[0] for b in csv_blocks])
+    features[np.asarray(json_at, dtype=int)] = json_matrix
+    non_numeric = np.sum([b[1] for b in csv_blocks], axis=0) + json_non_numeric
     return Capture(features, np.asarray(scores, dtype=float), ids, records, non_numeric, malformed)
 
 

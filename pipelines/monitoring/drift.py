@@ -257,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     limits = Thresholds(**{k: getattr(args, k) for k in asdict(defaults)})
     truth = args.ground_truth if args.ground_truth.is_dir() else None
     report = run(args.capture, args.baseline, args.output, args.endpoint, args.end, args.window_hours, limits, truth)
-    print(json.dumps({"report": str(args.output / "report.json"), "summary": report["summary"]}, indent=2))
+    paths = {"report": str(args.output / "report.json"), "html": str(args.output / "report.html")}
+    print(json.dumps({**paths, "summary": report["summary"]}, indent=2))
     return 0
 
 

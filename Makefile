@@ -23,6 +23,8 @@ LAYER_STAMP := $(LAYER)/.built
 CODE_BUNDLE := $(CURDIR)/.build/pipeline-code
 CODE_BUNDLE_STAMP := $(CODE_BUNDLE)/.built
 TRAINING_MODULES := __init__ features preprocess evaluate baseline metrics
+# The drift job runs from the same bundle (its simulator stays here: it needs the data generator).
+MONITORING_MODULES := __init__ capture drift report
 # The SageMaker SDK v3 (about 1 GB) lives apart: only the pipeline-definition build needs it.
 SDK_VENV := $(CURDIR)/.venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed
@@ -36,8 +38,8 @@ PYTHON_IMAGE ?= $(shell for p in python3.10 $(wildcard $(HOME)/.pyenv/versions/3
 
 ROWS ?= 100000
 
-.PHONY: install synth posture test lint format bench data etl-local pipeline-local pipeline-definition diff deploy destroy clean \
-	preflight smoke
+.PHONY: install synth posture test lint format bench data etl-local pipeline-local pipeline-definition monitor-local diff deploy \
+	destroy clean preflight smoke
 
 install: $(PY_STAMP) $(NODE_STAMP) $(LAYER_STAMP) $(CODE_BUNDLE_STAMP)
 
@@ -62,11 +64,12 @@ $(LAYER_STAMP): requirements-lambda.txt constraints.txt pipelines/__init__.py pi
 	cp pipelines/data/__init__.py pipelines/data/schema.py $(LAYER)/python/pipelines/data/
 	touch $@
 
-$(CODE_BUNDLE_STAMP): pipelines/__init__.py pipelines/data/__init__.py pipelines/data/schema.py $(wildcard pipelines/training/*.py)
-	rm -rf $(CODE_BUNDLE) && mkdir -p $(CODE_BUNDLE)/pipelines/data $(CODE_BUNDLE)/pipelines/training
+$(CODE_BUNDLE_STAMP): pipelines/__init__.py pipelines/data/__init__.py pipelines/data/schema.py $(wildcard pipelines/training/*.py) $(wildcard pipelines/monitoring/*.py)
+	rm -rf $(CODE_BUNDLE) && mkdir -p $(CODE_BUNDLE)/pipelines/data $(CODE_BUNDLE)/pipelines/training $(CODE_BUNDLE)/pipelines/monitoring
 	cp pipelines/__init__.py $(CODE_BUNDLE)/pipelines/
 	cp pipelines/data/__init__.py pipelines/data/schema.py $(CODE_BUNDLE)/pipelines/data/
 	cp $(patsubst %,pipelines/training/%.py,$(TRAINING_MODULES)) $(CODE_BUNDLE)/pipelines/training/
+	cp $(patsubst %,pipelines/monitoring/%.py,$(MONITORING_MODULES)) $(CODE_BUNDLE)/pipelines/monitoring/
 	touch $@
 
 $(SDK_STAMP): requirements-sdk.txt constraints-sdk.txt
@@ -113,6 +116,7 @@ bench: install
 	$(PY) bench/synth_bench.py
 	$(PY) bench/lambda_bench.py
 	$(PY) bench/glue_bench.py
+	$(PY) bench/monitoring_bench.py
 
 # Sample data and the Glue job's logic on this machine (local Spark).
 data: install
@@ -124,6 +128,14 @@ etl-local: data
 # The training pipeline's scripts end to end: preprocess, Bayesian HPO, evaluate, gate, register.
 pipeline-local: etl-local
 	$(PY) -m pipelines.training.run_local --curated data/etl/curated --work data/pipeline
+
+# The drift job on simulated data capture (real format, all encodings, a shift injected in the challenger).
+MONITOR_DIR := data/monitoring
+monitor-local: install
+	$(PY) -m pipelines.monitoring.simulate --out $(MONITOR_DIR) --rows 20000 --shift-feature data_usage_gb
+	$(PY) -m pipelines.monitoring.drift --capture $(MONITOR_DIR)/capture --baseline $(MONITOR_DIR)/baselines \
+		--ground-truth $(MONITOR_DIR)/ground-truth --output $(MONITOR_DIR)/report \
+		--endpoint mlops-local-churn --end 2026-07-01T00:00:00Z
 
 # `cdk diff` compares every stack by default (it has no --all).
 diff: install

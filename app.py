@@ -15,12 +15,16 @@ from stacks.alerts import AlertsStack  # noqa: E402
 from stacks.audit import AuditStack  # noqa: E402
 from stacks.data_lake import DataLakeStack  # noqa: E402
 from stacks.ingest import IngestStack  # noqa: E402
+from stacks.monitoring import MonitoringStack  # noqa: E402
 from stacks.network import NetworkStack  # noqa: E402
 from stacks.serving import ServingStack  # noqa: E402
 from stacks.training import TrainingStack  # noqa: E402
 
 app = cdk.App()
 profile = get_profile(app.node.try_get_context("profile"))
+# -c monitoring_engine=model-monitor|portable overrides the profile's engine (validated like the profile).
+if engine := app.node.try_get_context("monitoring_engine"):
+    profile = dataclasses.replace(profile, monitoring=dataclasses.replace(profile.monitoring, engine=engine))
 env = cdk.Environment(account=profile.account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=profile.region)
 common = {"profile": profile, "env": env}
 prefix = f"mlops-{profile.name}"
@@ -99,6 +103,25 @@ AuditStack(
     ],
     weight_setter_arns=[serving.promotion.role.iam_role.role_arn],
     endpoint_deployer_arns=[serving.deploy_role.iam_role.role_arn],
+    **common,
+)
+MonitoringStack(
+    app,
+    f"{prefix}-monitoring",
+    description="ML platform monitoring: drift and model quality, alarms into retraining, ML ops dashboard",
+    vpc=network.vpc,
+    workload_subnets=network.workload_subnets,
+    artifact_bucket=data_lake.artifact_bucket,
+    data_key=data_lake.data_key,
+    monitoring_job_policy=data_lake.monitoring_job_policy,
+    monitoring_reports_policy=data_lake.monitoring_reports_policy,
+    logs_key=data_lake.logs_key,
+    alarm_topic=alerts.alarm_topic,
+    endpoint_name=serving.endpoint.endpoint_name,
+    retrain_alarm_prefix=training.retrain_alarm_prefix,
+    pipeline_name=training.pipeline.pipeline_name,
+    ingest_stream=ingest.stream,
+    etl_job_name=data_lake.etl.job.ref,
     **common,
 )
 

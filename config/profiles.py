@@ -146,6 +146,35 @@ class ServingSettings:
     promotion_schedule: str
 
 
+MONITORING_ENGINES = ("portable", "model-monitor")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringSettings:
+    """Drift and model-quality monitoring of the endpoint.
+
+    ``engine`` "portable" runs the project's drift job (pipelines/monitoring) as a
+    Processing job; "model-monitor" uses SageMaker Model Monitor schedules instead
+    (for accounts that still have it; AWS closed it to new customers in 2026).
+    """
+
+    engine: Literal["portable", "model-monitor"] = "portable"
+    # EventBridge Scheduler expression; the job judges the window that ends at its start.
+    schedule: str = "cron(0 1 * * ? *)"
+    window_hours: int = 24
+    js_threshold: float = 0.1
+    psi_threshold: float = 0.2
+    # Share of a feature's values that may break its type or range before it is flagged.
+    violation_rate: float = 0.01
+    auc_floor: float = 0.75
+    # Labels arrive this long after the inference: model quality looks that far back.
+    label_delay_hours: int = 24
+    # Fewer joined labels than this and model quality is not judged (and the alarm says so).
+    min_samples: int = 200
+    instance_type: str = "ml.m5.large"
+    max_runtime_minutes: int = 60
+
+
 @dataclass(frozen=True, kw_only=True)
 class AuditSettings:
     """Who records the account's API calls, how long the records live, who hears of security events."""
@@ -190,6 +219,7 @@ class Profile:
     training: TrainingSettings
     serving: ServingSettings
     audit: AuditSettings
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     # Lake Formation administrators (IAM role or user ARNs) appended to the account's
     # existing ones; the CDK deployment role is always added so grants can be made.
     lake_admin_arns: tuple[str, ...] = ()
@@ -341,6 +371,22 @@ class Profile:
                 "an EventBridge expression: cron(...) or rate(N unit)",
             )
         self._validate_audit()
+        mon = self.monitoring
+        if mon.engine not in MONITORING_ENGINES:
+            self._fail("monitoring.engine", mon.engine, f"one of {MONITORING_ENGINES}")
+        if not _SCHEDULE.match(mon.schedule):
+            self._fail("monitoring.schedule", mon.schedule, "an EventBridge expression: cron(...) or rate(N unit)")
+        self._range("monitoring.window_hours", mon.window_hours, 1, 168)
+        self._range("monitoring.label_delay_hours", mon.label_delay_hours, 0, 720)
+        self._range("monitoring.min_samples", mon.min_samples, 10, 10_000_000)
+        self._range("monitoring.max_runtime_minutes", mon.max_runtime_minutes, 5, 1440)
+        for key in ("js_threshold", "psi_threshold", "violation_rate"):
+            if not 0 < getattr(mon, key) < 1:
+                self._fail(f"monitoring.{key}", getattr(mon, key), "a number between 0 and 1")
+        if not 0.5 <= mon.auc_floor < 1:
+            self._fail("monitoring.auc_floor", mon.auc_floor, "a number from 0.5 (chance) to below 1")
+        if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", mon.instance_type):
+            self._fail("monitoring.instance_type", mon.instance_type, "a SageMaker instance type such as ml.m5.large")
         for arn in self.lake_admin_arns:
             if not _PRINCIPAL_ARN.match(arn):
                 self._fail(
@@ -433,6 +479,15 @@ PROFILES: dict[str, Profile] = {
             promotion_schedule="rate(1 hour)",
         ),
         audit=AuditSettings(trail="own", cold_after_days=90, expiry_days=400),
+        monitoring=MonitoringSettings(
+            engine="portable",
+            schedule="cron(0 1 * * ? *)",
+            window_hours=24,
+            auc_floor=0.75,
+            label_delay_hours=24,
+            min_samples=200,
+            instance_type="ml.m5.large",
+        ),
         owner="ml-platform",
         cost_centre="ml-dev",
     ),
@@ -496,6 +551,15 @@ PROFILES: dict[str, Profile] = {
             promotion_schedule="rate(1 hour)",
         ),
         audit=AuditSettings(trail="own", cold_after_days=90, expiry_days=2557, object_lock_days=365),
+        monitoring=MonitoringSettings(
+            engine="portable",
+            schedule="cron(0 */6 * * ? *)",
+            window_hours=24,
+            auc_floor=0.8,
+            label_delay_hours=48,
+            min_samples=1000,
+            instance_type="ml.m5.xlarge",
+        ),
         lambda_reserved_concurrency=20,
         owner="ml-platform",
         cost_centre="ml-prod",

@@ -15,6 +15,7 @@ from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
 from ml_constructs.glue_etl import CURATED_PREFIX, ChurnCatalogAndEtl
 from ml_constructs.iam import ManagedRole
 from ml_constructs.lake import GovernedLake
+from ml_constructs.monitoring import MONITORING_PREFIX, REPORTS_PREFIX
 from ml_constructs.training_pipeline import PIPELINE_PREFIX
 from pipelines.data.schema import PII_COLUMNS
 from stacks.base import PlatformStack
@@ -93,7 +94,8 @@ class DataLakeStack(PlatformStack):
         # Object events from raw start the ETL workflow; from curated, retraining.
         self.raw_bucket = zone("RawZone", event_bridge=True)
         self.curated_bucket = zone("CuratedZone", event_bridge=True)
-        self.artifact_bucket = zone("Artifacts", tier_down=False)
+        # EventBridge: the monitoring stack reacts to drift reports landing here.
+        self.artifact_bucket = zone("Artifacts", tier_down=False, event_bridge=True)
 
         # Published access patterns; consumers in other stacks attach these to their roles.
         self.raw_ingest_policy = BucketAccessPolicy(
@@ -146,6 +148,15 @@ class DataLakeStack(PlatformStack):
             self, "ServingDataAccess", bucket=self.artifact_bucket, key=self.data_key,
             read_prefixes=(f"{PIPELINE_PREFIX}models/",), write_prefixes=(DATA_CAPTURE_PREFIX,),
             description="Endpoint models: read trained models, write captured requests and responses",
+        ).policy  # fmt: skip
+        self.monitoring_job_policy = BucketAccessPolicy(
+            self, "MonitoringJobAccess", bucket=self.artifact_bucket, key=self.data_key,
+            read_prefixes=(MONITORING_PREFIX,), write_prefixes=(REPORTS_PREFIX,),
+            description="Monitoring jobs: read capture, ground truth and baselines, write reports",
+        ).policy  # fmt: skip
+        self.monitoring_reports_policy = BucketAccessPolicy(
+            self, "MonitoringReportsAccess", bucket=self.artifact_bucket, key=self.data_key,
+            read_prefixes=(REPORTS_PREFIX,), description="Monitoring publisher: read drift reports",
         ).policy  # fmt: skip
 
         for name, bucket in (

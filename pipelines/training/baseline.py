@@ -7,6 +7,11 @@
 - ``model-quality/constraints.json``: the evaluation's binary-classification
   metrics as thresholds (Model Monitor's model-quality format), and
   ``statistics.json`` with the metrics themselves.
+- ``drift/baseline.json``: what the portable drift job compares a window with:
+  per numeric feature a histogram on fixed bins (deciles of the training data,
+  or the values themselves when there are few), per categorical feature (the
+  one-hot groups put back together, and the 0/1 indicators) its frequencies,
+  and the distribution of the evaluation's scores on fixed bins of [0, 1].
 
 Runs as a Processing job after evaluation, and here.
 """
@@ -21,11 +26,77 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.data.schema import CATEGORICAL, one_hot_column
+from pipelines.training.features import INDICATORS, NUMERIC
 from pipelines.training.metrics import classification_report
 
 BUCKETS = 10
 # How far below the baseline a metric may fall before model-quality monitoring flags it.
 MODEL_QUALITY_SLACK = 0.05
+# Drift baseline: decile bins for numeric features (their distinct values when at most
+# DISCRETE_VALUES), scores on SCORE_BINS equal bins of [0, 1].
+DRIFT_BINS = 10
+DISCRETE_VALUES = 20
+SCORE_BINS = 20
+MISSING_CATEGORY = "(none)"
+ONE_HOT_GROUPS = {name: [one_hot_column(name, v) for v in values] for name, values in CATEGORICAL.items()}
+BINARY_INDICATORS = tuple(c for c in INDICATORS if not any(c in group for group in ONE_HOT_GROUPS.values()))
+
+
+def numeric_edges(values: np.ndarray) -> list[float]:
+    """Inner bin edges (bins are (-inf, e0), [e0, e1), ..., [en, inf)) fixed by the training data."""
+    present = values[~np.isnan(values)]
+    distinct = np.unique(present)
+    if len(distinct) <= DISCRETE_VALUES:
+        return [float(v) for v in (distinct[:-1] + distinct[1:]) / 2]
+    return [float(v) for v in np.unique(np.quantile(present, np.linspace(0, 1, DRIFT_BINS + 1))[1:-1])]
+
+
+def bin_counts(values: np.ndarray, edges: list[float]) -> list[int]:
+    present = values[~np.isnan(values)]
+    return np.bincount(np.searchsorted(np.asarray(edges), present, side="right"), minlength=len(edges) + 1).tolist()
+
+
+def categories(frame: pd.DataFrame, group: list[str], values: tuple[str, ...]) -> np.ndarray:
+    """The category of each row from its one-hot columns ("(none)" when no column is 1)."""
+    onehot = frame[group].to_numpy(dtype=float)
+    labels = np.asarray([*values, MISSING_CATEGORY], dtype=object)
+    hot = np.nan_to_num(onehot) >= 0.5
+    return labels[np.where(hot.any(axis=1), hot.argmax(axis=1), len(values))]
+
+
+def categorical_values(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Every categorical feature the drift job checks, as an array of category labels per row."""
+    out = {name: categories(frame, ONE_HOT_GROUPS[name], values) for name, values in CATEGORICAL.items()}
+    for name in BINARY_INDICATORS:
+        column = frame[name].to_numpy(dtype=float)
+        out[name] = np.where(np.isnan(column), MISSING_CATEGORY, np.where(column >= 0.5, "1", "0")).astype(object)
+    return out
+
+
+def frequencies(labels: np.ndarray) -> dict[str, int]:
+    keys, counts = np.unique(labels.astype(str), return_counts=True)
+    return {str(k): int(n) for k, n in zip(keys, counts, strict=True)}
+
+
+def score_counts(scores: np.ndarray) -> list[int]:
+    clipped = np.clip(scores[~np.isnan(scores)], 0.0, 1.0)
+    return np.histogram(clipped, bins=SCORE_BINS, range=(0.0, 1.0))[0].tolist()
+
+
+def drift_baseline(frame: pd.DataFrame, scores: np.ndarray) -> dict:
+    numeric = {}
+    for name in NUMERIC:
+        values = frame[name].to_numpy(dtype=float)
+        edges = numeric_edges(values)
+        numeric[name] = {"edges": edges, "counts": bin_counts(values, edges)}
+    return {
+        "version": 1,
+        "item_count": len(frame),
+        "numeric": numeric,
+        "categorical": {name: frequencies(labels) for name, labels in categorical_values(frame).items()},
+        "score": {"bins": SCORE_BINS, "counts": score_counts(np.asarray(scores, dtype=float))},
+    }
 
 
 def feature_statistics(frame: pd.DataFrame) -> dict:
@@ -113,9 +184,11 @@ def run(train_features: Path, predictions: Path, output: Path) -> dict:
     (output / "data-quality").mkdir(parents=True, exist_ok=True)
     (output / "data-quality" / "statistics.json").write_text(json.dumps(stats, indent=2))
     (output / "data-quality" / "constraints.json").write_text(json.dumps(feature_constraints(stats), indent=2))
-    quality_stats, quality_constraints = model_quality(
-        pd.concat(pd.read_csv(p) for p in sorted(predictions.glob("*.csv")))
-    )
+    scored = pd.concat(pd.read_csv(p) for p in sorted(predictions.glob("*.csv")))
+    quality_stats, quality_constraints = model_quality(scored)
+    (output / "drift").mkdir(parents=True, exist_ok=True)
+    drift = drift_baseline(frame, scored["probability"].to_numpy(dtype=float))
+    (output / "drift" / "baseline.json").write_text(json.dumps(drift, indent=2))
     (output / "model-quality").mkdir(parents=True, exist_ok=True)
     (output / "model-quality" / "statistics.json").write_text(json.dumps(quality_stats, indent=2))
     (output / "model-quality" / "constraints.json").write_text(json.dumps(quality_constraints, indent=2))

@@ -1,0 +1,32 @@
+"""Lambda entry point of the monitoring publisher: thin; the logic lives in ``logic.py``."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .logic import BadEvent, job_failure_metrics, publish, read_report, report_location, report_metrics
+
+logger = Logger()
+_s3 = boto3.client("s3")
+_cloudwatch = boto3.client("cloudwatch")
+ENDPOINT = os.environ["ENDPOINT_NAME"]
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    try:
+        if event.get("source") == "aws.sagemaker":
+            data = job_failure_metrics(event, ENDPOINT)
+        else:
+            bucket, key = report_location(event)
+            data = report_metrics(read_report(_s3, bucket, key))
+    except BadEvent as error:
+        logger.warning("event skipped", extra={"reason": str(error), "event_id": event.get("id")})
+        return {"published": 0, "skipped": str(error)}
+    count = publish(_cloudwatch, data)
+    logger.info("metrics published", extra={"count": count, "event_id": event.get("id")})
+    return {"published": count}

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """CDK app: reads the profile, builds the stacks, passes objects between them."""
 
+import dataclasses
 import os
 
 from config.toolchain import use_project_node

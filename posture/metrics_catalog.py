@@ -108,6 +108,32 @@ CATALOG: tuple[Metrics, ...] = (
         [["service"]],
         "lambdas/model_deployer/handler.py",
     ),
+    # The monitoring stack's report publisher (put_metric_data, not EMF): per variant, per feature, per endpoint.
+    _row(
+        "MlPlatform/Monitoring",
+        "DriftedFeatures QualityViolations MalformedRecords CapturedRows GroundTruthSamples PredictionDrift "
+        "PredictionDriftDetected Auc Precision Recall F1",
+        [["Endpoint", "Variant"]],
+        "lambdas/monitoring_publisher/logic.py",
+    ),
+    _row(
+        "MlPlatform/Monitoring",
+        "FeatureDrift FeaturePsi",
+        [["Endpoint", "Variant", "Feature"]],
+        "lambdas/monitoring_publisher/logic.py",
+    ),
+    _row(
+        "MlPlatform/Monitoring",
+        "VariantAuc",
+        [["EndpointName", "VariantName"]],
+        "lambdas/monitoring_publisher/logic.py",
+    ),
+    _row(
+        "MlPlatform/Monitoring",
+        "DriftedFeatures PredictionDriftDetected MissingGroundTruth ReportPublished MinAuc JobFailed",
+        [["Endpoint"]],
+        "lambdas/monitoring_publisher/logic.py",
+    ),
 )
 
 

@@ -10,7 +10,7 @@ from posture import CFN_VALIDATE, PACK_NAMES
 from posture.report import main as report_main
 from tests.conftest import Assembly
 
-STACKS = ("network", "alerts", "data-lake", "ingest", "training", "serving", "audit")
+STACKS = ("network", "alerts", "data-lake", "ingest", "training", "serving", "audit", "monitoring")
 
 
 @pytest.mark.parametrize("stack", STACKS)

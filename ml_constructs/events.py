@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -59,6 +60,16 @@ class DeadLetterQueue(Construct):
             ),
             dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.queue.queue_arn),
         )
+
+
+def object_created(bucket: s3.IBucket, key_filter: dict) -> events.EventPattern:
+    """S3 "Object Created" events (EventBridge notifications on ``bucket``) whose key matches ``key_filter``,
+    for example ``{"prefix": "events/"}`` or ``{"wildcard": "reports/*/report.json"}``."""
+    return events.EventPattern(
+        source=["aws.s3"],
+        detail_type=["Object Created"],
+        detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [key_filter]}},
+    )
 
 
 def notify_topic(rule: events.Rule, topic: sns.ITopic, dead_letters: DeadLetterQueue) -> None:

@@ -24,7 +24,7 @@ from constructs import Construct
 
 from config import EtlSettings
 from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
-from ml_constructs.events import DeadLetterQueue, notify_topic
+from ml_constructs.events import DeadLetterQueue, notify_topic, object_created
 from ml_constructs.iam import ManagedRole, account_service
 from ml_constructs.lake import GovernedLake
 from pipelines.data.schema import CURATED_DQ_RULES, PARTITION_KEYS, curated_columns
@@ -463,14 +463,7 @@ class ChurnCatalogAndEtl(Construct):
             self,
             "OnRawData",
             description="New raw events start the workflow (batched by its trigger)",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [raw_bucket.bucket_name]},
-                    "object": {"key": [{"prefix": raw_events_prefix}]},
-                },
-            ),
+            event_pattern=object_created(raw_bucket, {"prefix": raw_events_prefix}),
         )
         on_schedule = events.Rule(
             self, "OnSchedule", description="The workflow runs on the profile's schedule too",

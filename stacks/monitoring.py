@@ -17,7 +17,7 @@ from constructs import Construct
 
 from lambdas.monitoring_publisher.logic import BUSINESS_METRIC, NAMESPACE
 from ml_constructs.ab_endpoint import VARIANTS
-from ml_constructs.events import MAX_EVENT_AGE, DeadLetterQueue
+from ml_constructs.events import MAX_EVENT_AGE, DeadLetterQueue, object_created
 from ml_constructs.lambdas import PythonFunction
 from ml_constructs.monitoring import REPORTS_PREFIX, ModelMonitorSchedules, PortableDriftJob
 from pipelines.training.features import FEATURES
@@ -142,14 +142,7 @@ class MonitoringStack(PlatformStack):
                 self,
                 "ReportArrived",
                 description="A drift report landed in the artifact bucket",
-                event_pattern=events.EventPattern(
-                    source=["aws.s3"],
-                    detail_type=["Object Created"],
-                    detail={
-                        "bucket": {"name": [artifact_bucket.bucket_name]},
-                        "object": {"key": [{"wildcard": f"{REPORTS_PREFIX}*/report.json"}]},
-                    },
-                ),
+                event_pattern=object_created(artifact_bucket, {"wildcard": f"{REPORTS_PREFIX}*/report.json"}),
                 targets=[target],
             )
 

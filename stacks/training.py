@@ -20,7 +20,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ml_constructs.access import acknowledge_wildcards
-from ml_constructs.events import DeadLetterQueue, notify_topic
+from ml_constructs.events import DeadLetterQueue, notify_topic, object_created
 from ml_constructs.glue_etl import CURATED_PREFIX
 from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service, sagemaker_metrics, volume_key_grants
 from ml_constructs.lambdas import AsyncInvocation, PythonFunction
@@ -309,14 +309,7 @@ class TrainingStack(PlatformStack):
             self,
             "OnCuratedData",
             description="Retrain when the ETL lands new curated data (the guard absorbs the burst)",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [curated_bucket.bucket_name]},
-                    "object": {"key": [{"prefix": CURATED_PREFIX}]},
-                },
-            ),
+            event_pattern=object_created(curated_bucket, {"prefix": CURATED_PREFIX}),
             targets=[target],
         )
         events.Rule(

@@ -147,7 +147,14 @@ class AbEndpoint(Construct):
             self,
             "Endpoint",
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            # Autoscaled instance counts survive an update; weights and data capture come from the
+            # template every time: a new challenger starts at the profile's share, never at the share
+            # the promotion gave the model it replaces, and a changed capture setting applies.
             retain_all_variant_properties=True,
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type=kind)
+                for kind in ("DesiredWeight", "DataCaptureConfig")
+            ],
         )
         # Set raw: CloudFormation's own names, so the nested properties serialize as it expects.
         self.endpoint.add_property_override("DeploymentConfig", deployment_config(settings, self.rollback_alarm_names))

@@ -221,6 +221,9 @@ def test_blue_green_routing_fits_the_variants_instances_with_auto_rollback(assem
     endpoint = _one(assembly, "AWS::SageMaker::Endpoint")
     config = _one(assembly, "AWS::SageMaker::EndpointConfig")
     assert endpoint["RetainAllVariantProperties"] is True
+    # Only instance counts carry over: weights and capture follow the template on every update.
+    excluded = {p["VariantPropertyType"] for p in endpoint["ExcludeRetainedVariantProperties"]}
+    assert excluded == {"DesiredWeight", "DataCaptureConfig"}
     policy = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     routing = policy["TrafficRoutingConfiguration"]
     smallest = min(v["InitialInstanceCount"] for v in config["ProductionVariants"])

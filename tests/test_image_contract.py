@@ -159,3 +159,46 @@ def test_bootstrap_model_served_by_the_container_matches_evaluation(
     measured = pd.read_csv(tmp_path / "evaluation" / "predictions.csv")["probability"].head(50).to_numpy()
     np.testing.assert_allclose(served["scores"], measured, rtol=1e-6)
     assert served["variant"] == "champion"
+
+
+def test_the_scheduled_drift_job_runs_in_the_image_as_the_schedule_starts_it(
+    image_python: Path, dev, tmp_path: Path
+) -> None:
+    """The monitoring schedule's own CreateProcessingJob request, run on simulated capture in the image."""
+    from pipelines.monitoring import simulate
+    from posture.contracts.model import Assembly as ContractModel
+
+    reason = sandbox_available(ROOT, image_python)
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    model = ContractModel(dev.outdir)
+    (schedule,) = [s for s in model.resources("AWS::Scheduler::Schedule") if "monitoring" in s.stack]
+    text = model.props(schedule)["Target"]["Input"]
+    end = simulate.END.strftime("%Y-%m-%dT%H:%M:%SZ")
+    request = json.loads(
+        text.replace("<aws.scheduler.scheduled-time>", end).replace("<aws.scheduler.execution-id>", "run1")
+    )
+    arguments = request["AppSpecification"]["ContainerArguments"]
+    endpoint = arguments[arguments.index("--endpoint") + 1]
+
+    simulate.main(["--out", str(tmp_path / "sim"), "--endpoint", endpoint, "--rows", "1500",
+                   "--shift-feature", "data_usage_gb"])  # fmt: skip
+    run = LocalPipeline({"Parameters": [], "Steps": []}, tmp_path / "run", IMAGE_BIN)
+    inputs = {item["InputName"]: item["S3Input"]["S3Uri"] for item in request["ProcessingInputs"]}
+    definition_for(tmp_path)  # writes bundle.zip: the same code bundle the job ships
+    run.put(inputs["code"], tmp_path / "bundle.zip")
+    for name, folder in (
+        ("capture", tmp_path / "sim" / "capture" / endpoint),
+        ("ground-truth", tmp_path / "sim" / "ground-truth"),
+        ("baseline", tmp_path / "sim" / "baselines"),
+    ):
+        run.upload_folder(folder, inputs[name])
+    run._processing({"Name": "Drift", "Type": "Processing", "Arguments": request})
+
+    (output,) = request["ProcessingOutputConfig"]["Outputs"]
+    report = json.loads(run.local(f"{output['S3Output']['S3Uri'].rstrip('/')}/report.json").read_text())
+    assert report["endpoint"] == endpoint and set(report["variants"]) == {"champion", "challenger"}
+    assert report["variants"]["challenger"]["data_drift"]["drifted_features"] == ["data_usage_gb"]
+    assert report["variants"]["champion"]["data_drift"]["drifted_features"] == []

@@ -132,3 +132,17 @@ def test_the_platform_s_own_metrics_are_what_its_handlers_emit(models, monkeypat
     assert {ns for ns, _, _ in found} >= {"MlPlatform/Retraining", "MlPlatform/Serving", "MlPlatform/Ingest"}
     missing = sorted(f"{ns} {name} {sorted(dims)}" for ns, name, dims in found if not emitted(ns, name, dims))
     assert not missing, "emitted but not in posture/metrics_catalog.py:\n" + "\n".join(missing)
+
+
+def test_every_alarm_in_every_stack_notifies_a_topic_of_the_platform(model) -> None:
+    silent, elsewhere = [], []
+    for alarm in model.resources("AWS::CloudWatch::Alarm"):
+        actions = model.props(alarm).get("AlarmActions") or []
+        if not actions:
+            silent.append(alarm.logical_id)
+        for action in actions:
+            target = model.find(action)
+            if target is None or target.type != "AWS::SNS::Topic":
+                elsewhere.append(f"{alarm.logical_id} -> {action}")
+    assert not silent, f"alarms that notify nobody: {silent}"
+    assert not elsewhere, f"alarm actions that are not the platform's topics: {elsewhere}"

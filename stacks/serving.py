@@ -172,8 +172,9 @@ class ServingStack(PlatformStack):
             "The deployer reads versions of the platform's own model package group only (version "
             "numbers are assigned at registration).",
         )
+        # The role itself (not its policy): the bucket is a cross-stack reference, final only at validation.
         acknowledge_wildcards(
-            self.deployer.role.policy,
+            self.deployer.role,
             [
                 artifact_bucket.arn_for_objects(f"{BASELINE_SOURCE}*"),
                 artifact_bucket.arn_for_objects(f"{BASELINE_PREFIX}*"),

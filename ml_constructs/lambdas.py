@@ -98,10 +98,10 @@ class PythonFunction(Construct):
     :param memory_size: default 512 MB.
     :param api_cidr: the VPC's CIDR (a literal), when the function calls AWS APIs: HTTPS to
         the interface endpoints is then allowed (default None: no egress at all).
-    :param gateway_egress: the function calls DynamoDB through the VPC's gateway endpoint: HTTPS to
-        any address is allowed (default False). The endpoint's prefix list has no id at synth without
-        a lookup; in isolated subnets the route tables lead out of the VPC only through the gateway
-        endpoints, and the endpoint's policy admits this account's tables only.
+    :param gateway_egress: the function calls DynamoDB or S3 through the VPC's gateway endpoints: HTTPS
+        to any address is allowed (default False). The endpoints' prefix lists have no id at synth
+        without a lookup; in isolated subnets the route tables lead out of the VPC only through the
+        gateway endpoints (the DynamoDB endpoint's policy admits this account's tables only).
     :param async_invocation: for a function invoked asynchronously (EventBridge): retries, and an
         on-failure destination (an encrypted, TLS-only SQS queue kept 14 days) with an alarm on its
         depth (default None: invoked synchronously, its caller keeps what fails).
@@ -159,7 +159,9 @@ class PythonFunction(Construct):
             )
         if gateway_egress:
             self.security_group.add_egress_rule(
-                ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "DynamoDB via its gateway endpoint (prefix-list route)"
+                ec2.Peer.any_ipv4(),
+                ec2.Port.tcp(443),
+                "DynamoDB and S3 via their gateway endpoints (prefix-list routes)",
             )
         self.function = lambda_.Function(
             self,

@@ -104,7 +104,8 @@ CATALOG: tuple[Metrics, ...] = (
     _row("MlPlatform/Serving", "PromotionErrors", [["service"]], "lambdas/ab_promotion/handler.py"),
     _row(
         "MlPlatform/Serving",
-        "DeploymentsStarted DeploymentsSkipped DeploymentsDeferred DeploymentsAlreadyDone",  # the last two: issue 8 deployer
+        "DeploymentsStarted DeploymentsSkipped DeploymentsDeferred DeploymentsAlreadyDone "
+        "BaselinesCopied BaselinesMissing BaselineCopyFailures",
         [["service"]],
         "lambdas/model_deployer/handler.py",
     ),

@@ -17,7 +17,11 @@ from ml_constructs.access import acknowledge_wildcards
 from ml_constructs.events import DeadLetterQueue
 from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service, sagemaker_metrics, volume_key_grants
 from ml_constructs.lambdas import AsyncInvocation, PythonFunction
+from ml_constructs.monitoring import BASELINE_PREFIX
 from stacks.base import PlatformStack
+
+# Where each pipeline execution's Baseline step writes (pipelines/churn/<execution>/baselines/).
+BASELINE_SOURCE = "pipelines/*/baselines/"
 
 
 class ServingStack(PlatformStack):
@@ -145,9 +149,15 @@ class ServingStack(PlatformStack):
                 "PACKAGE_PARAMETER": challenger.logical_id,
                 "DEPLOY_ROLE_ARN": self.deploy_role.iam_role.role_arn,
                 "MODEL_PACKAGE_GROUP": model_package_group,
+                "ARTIFACT_BUCKET": artifact_bucket.bucket_name,
+                "BASELINE_PREFIX": BASELINE_PREFIX,
                 "POWERTOOLS_METRICS_NAMESPACE": "MlPlatform/Serving",
             },
-            statements=self._deployer_statements(model_package_group),
+            statements=[
+                *self._deployer_statements(model_package_group),
+                *self._baseline_copy_statements(artifact_bucket, data_key),
+            ],
+            gateway_egress=True,  # S3, through its gateway endpoint
             **common,
         )
         acknowledge_wildcards(
@@ -161,6 +171,16 @@ class ServingStack(PlatformStack):
             [self._arn("model-package", f"{model_package_group}/*")],
             "The deployer reads versions of the platform's own model package group only (version "
             "numbers are assigned at registration).",
+        )
+        # The role itself (not its policy): the bucket is a cross-stack reference, final only at validation.
+        acknowledge_wildcards(
+            self.deployer.role,
+            [
+                artifact_bucket.arn_for_objects(f"{BASELINE_SOURCE}*"),
+                artifact_bucket.arn_for_objects(f"{BASELINE_PREFIX}*"),
+            ],
+            "The deployer reads the baselines of any pipeline execution (execution ids are generated) "
+            "and writes only the monitoring job's current-baselines prefix.",
         )
         acknowledge_wildcards(
             self.promotion.role.policy,
@@ -337,6 +357,33 @@ class ServingStack(PlatformStack):
                 self.format_arn(service="ssm", resource="parameter", resource_name=f"cdk-bootstrap/{qualifier}/version")
             ],
         )
+
+    def _baseline_copy_statements(self, bucket: s3.IBucket, key: kms.IKey) -> list[iam.PolicyStatement]:
+        """List and read the pipeline executions' baselines, write the monitoring job's copy (CopyObject
+        reads the source and writes the destination as the caller)."""
+        return [
+            # s3:prefix is in the request context of ListBucket only.
+            iam.PolicyStatement(
+                sid="ListBaselines",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": BASELINE_SOURCE}},
+            ),
+            iam.PolicyStatement(
+                sid="ReadBaselines", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{BASELINE_SOURCE}*")]
+            ),
+            iam.PolicyStatement(
+                sid="WriteCurrentBaselines",
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{BASELINE_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="BaselineObjectsKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+            ),
+        ]
 
     def _deployer_statements(self, group: str) -> list[iam.PolicyStatement]:
         return [

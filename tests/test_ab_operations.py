@@ -14,12 +14,16 @@ from moto import mock_aws
 from lambdas.ab_promotion.logic import PromotionError, Rule, VariantStats, apply, decide, gather, parse_event
 from lambdas.model_deployer.logic import (
     CAPABILITIES,
+    BaselineCopyFailed,
     DeployError,
     StackBusy,
     approved_package,
+    baseline_prefix,
     check_package,
+    copy_baselines,
     deploy_challenger,
 )
+from ml_constructs.monitoring import BASELINE_PREFIX
 
 REGION = "eu-west-1"
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -340,25 +344,130 @@ def test_bad_approval_events_deploy_nothing(event, message) -> None:
         approved_package(event, GROUP)
 
 
+# --- the package's baselines, copied where the monitoring job reads them -------------------------
+
+BUCKET = "mlops-dev-artifacts"
+EXECUTION = "pipelines/churn/exec-1/baselines/"
+
+
+def with_baselines(response: dict, bucket: str = BUCKET) -> dict:
+    """A package as the pipeline's Register step describes it (pipelines/training/definition.json)."""
+
+    def source(*parts: str) -> dict:
+        return {"ContentType": "application/json", "S3Uri": f"s3://{bucket}/{EXECUTION}{'/'.join(parts)}"}
+
+    data = {"Statistics": source("data-quality", "statistics.json"),
+            "Constraints": source("data-quality", "constraints.json")}  # fmt: skip
+    quality = {"Statistics": source("model-quality", "statistics.json"),
+               "Constraints": source("model-quality", "constraints.json")}  # fmt: skip
+    evaluation = {"ContentType": "application/json", "S3Uri": f"s3://{bucket}/pipelines/churn/exec-1/evaluation/e.json"}
+    return {**response, "DriftCheckBaselines": {"ModelDataQuality": data, "ModelQuality": quality},
+            "ModelMetrics": {"ModelQuality": {"Statistics": evaluation, "Constraints": quality["Constraints"]},
+                             "ModelDataQuality": data}}  # fmt: skip
+
+
+BASELINE_FILES = ["data-quality/constraints.json", "data-quality/statistics.json", "drift/baseline.json",
+                  "model-quality/constraints.json"]  # fmt: skip
+
+
+def listing(names: list[str], token: str | None = None) -> dict:
+    page = {"Contents": [{"Key": f"{EXECUTION}{n}"} for n in names], "IsTruncated": bool(token)}
+    return {**page, "NextContinuationToken": token} if token else page
+
+
+def copy_request(name: str) -> dict:
+    return {
+        "Bucket": BUCKET,
+        "Key": f"{BASELINE_PREFIX}{name}",
+        "CopySource": {"Bucket": BUCKET, "Key": f"{EXECUTION}{name}"},
+    }
+
+
+def test_the_package_names_its_execution_s_baselines_prefix() -> None:
+    assert baseline_prefix(with_baselines(package_response()), BUCKET) == EXECUTION
+    assert baseline_prefix(package_response(), BUCKET) is None  # registered without baselines
+    assert baseline_prefix(with_baselines(package_response(), bucket="someone-else"), BUCKET) is None
+
+
+def test_every_baseline_is_copied_with_its_relative_path_across_pages() -> None:
+    s3 = client("s3")
+    with Stubber(s3) as stub:
+        stub.add_response("list_objects_v2", listing([*BASELINE_FILES[:2], ""], token="t"),
+                          {"Bucket": BUCKET, "Prefix": EXECUTION})  # fmt: skip
+        stub.add_response("list_objects_v2", listing(BASELINE_FILES[2:]),
+                          {"Bucket": BUCKET, "Prefix": EXECUTION, "ContinuationToken": "t"})  # fmt: skip
+        for name in BASELINE_FILES:  # the folder marker ("") is not copied
+            stub.add_response("copy_object", {"CopyObjectResult": {}}, copy_request(name))
+        copied = copy_baselines(s3, bucket=BUCKET, source=EXECUTION, destination=BASELINE_PREFIX)
+        stub.assert_no_pending_responses()
+    assert copied == [f"{BASELINE_PREFIX}{n}" for n in BASELINE_FILES]
+
+
+def test_a_failed_listing_copies_nothing() -> None:
+    s3 = client("s3")
+    with Stubber(s3) as stub:  # no copy_object queued: a copy would fail the test
+        stub.add_response("list_objects_v2", listing(BASELINE_FILES, token="t"))
+        stub.add_client_error("list_objects_v2", "AccessDenied", "denied", 403)
+        with pytest.raises(BaselineCopyFailed, match="nothing copied"):
+            copy_baselines(s3, bucket=BUCKET, source=EXECUTION, destination=BASELINE_PREFIX)
+        stub.assert_no_pending_responses()
+
+
+def test_a_failed_copy_is_a_retryable_error() -> None:
+    s3 = client("s3")
+    with Stubber(s3) as stub:
+        stub.add_response("list_objects_v2", listing(BASELINE_FILES))
+        stub.add_response("copy_object", {"CopyObjectResult": {}}, copy_request(BASELINE_FILES[0]))
+        stub.add_client_error("copy_object", "SlowDown", "slow down", 503)
+        with pytest.raises(BaselineCopyFailed, match="after 1 of 4 objects") as raised:
+            copy_baselines(s3, bucket=BUCKET, source=EXECUTION, destination=BASELINE_PREFIX)
+    assert isinstance(raised.value, RuntimeError) and not isinstance(raised.value, DeployError)
+
+
 @pytest.fixture
 def deployer(monkeypatch):
     env = {"STACK_NAME": STACK, "PACKAGE_PARAMETER": PARAMETER, "DEPLOY_ROLE_ARN": DEPLOY_ROLE,
            "MODEL_PACKAGE_GROUP": GROUP, "POWERTOOLS_SERVICE_NAME": "model_deployer",
+           "ARTIFACT_BUCKET": BUCKET, "BASELINE_PREFIX": BASELINE_PREFIX,
            "POWERTOOLS_METRICS_NAMESPACE": "MlopsTest", "AWS_DEFAULT_REGION": REGION}  # fmt: skip
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     handler = importlib.reload(importlib.import_module("lambdas.model_deployer.handler"))
-    sagemaker, cloudformation = client("sagemaker"), client("cloudformation")
+    sagemaker, cloudformation, s3 = client("sagemaker"), client("cloudformation"), client("s3")
     monkeypatch.setattr(handler, "_sagemaker", sagemaker)
     monkeypatch.setattr(handler, "_cloudformation", cloudformation)
-    with Stubber(sagemaker) as sm, Stubber(cloudformation) as cfn:
-        yield handler, sm, cfn
+    monkeypatch.setattr(handler, "_s3", s3)
+    with Stubber(sagemaker) as sm, Stubber(cloudformation) as cfn, Stubber(s3) as s3_stub:
+        yield handler, sm, cfn, s3_stub
         sm.assert_no_pending_responses()
         cfn.assert_no_pending_responses()
+        s3_stub.assert_no_pending_responses()
+
+
+def test_deployer_handler_copies_the_baselines_then_deploys(deployer, capsys, lambda_context) -> None:
+    handler, sm, cfn, s3 = deployer
+    sm.add_response("describe_model_package", with_baselines(package_response()))
+    s3.add_response("list_objects_v2", listing(BASELINE_FILES), {"Bucket": BUCKET, "Prefix": EXECUTION})
+    for name in BASELINE_FILES:
+        s3.add_response("copy_object", {"CopyObjectResult": {}}, copy_request(name))
+    cfn.add_response("describe_stacks", stack_response())
+    cfn.add_response("update_stack", {"StackId": STACK_ID}, expected_update())
+    assert handler.lambda_handler(approval(), lambda_context)["deployed"] is True
+    assert '"BaselinesCopied":[4' in capsys.readouterr().out.replace(" ", "")
+
+
+def test_deployer_handler_does_not_deploy_before_the_baselines_are_copied(deployer, capsys, lambda_context) -> None:
+    handler, sm, _, s3 = deployer  # no stack call queued: reaching the update would fail the test
+    sm.add_response("describe_model_package", with_baselines(package_response()))
+    s3.add_response("list_objects_v2", listing(BASELINE_FILES))
+    s3.add_client_error("copy_object", "InternalError", "try again", 500)
+    with pytest.raises(BaselineCopyFailed):  # Lambda retries the event, then the on-failure destination keeps it
+        handler.lambda_handler(approval(), lambda_context)
+    assert "BaselineCopyFailures" in capsys.readouterr().out
 
 
 def test_deployer_handler_starts_the_update_once(deployer, capsys, lambda_context) -> None:
-    handler, sm, cfn = deployer
+    handler, sm, cfn, _ = deployer  # the package names no baselines: counted, and it still deploys
     sm.add_response("describe_model_package", package_response())
     cfn.add_response("describe_stacks", stack_response())
     cfn.add_response("update_stack", {"StackId": STACK_ID}, expected_update())
@@ -368,11 +477,11 @@ def test_deployer_handler_starts_the_update_once(deployer, capsys, lambda_contex
     again = handler.lambda_handler(approval(), lambda_context)
     assert again["deployed"] is False and again["reason"] == "already deployed"
     out = capsys.readouterr().out
-    assert "DeploymentsStarted" in out and "DeploymentsAlreadyDone" in out
+    assert "DeploymentsStarted" in out and "DeploymentsAlreadyDone" in out and "BaselinesMissing" in out
 
 
 def test_deployer_handler_skips_bad_events_and_retries_a_busy_stack(deployer, lambda_context) -> None:
-    handler, sm, cfn = deployer
+    handler, sm, cfn, _ = deployer
     assert handler.lambda_handler({"detail-type": "x"}, lambda_context)["deployed"] is False
     sm.add_client_error("describe_model_package", "ValidationException", "does not exist", 400)
     assert "does not exist" in handler.lambda_handler(approval(), lambda_context)["reason"]

@@ -486,6 +486,32 @@ def test_the_deployer_updates_only_this_stack_only_through_the_deploy_role(assem
     assert writes == []
 
 
+def test_the_deployer_copies_baselines_only_from_pipeline_runs_to_where_monitoring_reads(assembly: Assembly) -> None:
+    from ml_constructs.monitoring import BASELINE_PREFIX
+
+    template = assembly.template("serving")
+    function = next(
+        f for k, f in template["Resources"].items() if k.startswith("Deployer") and f["Type"] == "AWS::Lambda::Function"
+    )["Properties"]
+    assert function["Environment"]["Variables"]["BASELINE_PREFIX"] == BASELINE_PREFIX
+
+    def listed(value) -> list:
+        return value if isinstance(value, list) else [value]
+
+    s3 = [
+        s
+        for s in _statements(assembly, function["Role"]["Fn::GetAtt"][0])
+        if any(a.startswith("s3:") for a in listed(s["Action"]))
+    ]
+    assert sorted(a for s in s3 for a in listed(s["Action"])) == ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]
+    by_action = {listed(s["Action"])[0]: s for s in s3}
+    # s3:prefix is only in ListBucket's request context: on any other action it would deny.
+    assert by_action["s3:ListBucket"]["Condition"] == {"StringLike": {"s3:prefix": "pipelines/*/baselines/"}}
+    assert "Condition" not in by_action["s3:GetObject"] and "Condition" not in by_action["s3:PutObject"]
+    assert [_flat(r)[-24:] for r in listed(by_action["s3:GetObject"]["Resource"])] == ["/pipelines/*/baselines/*"]
+    assert [_flat(r).endswith(f"/{BASELINE_PREFIX}*") for r in listed(by_action["s3:PutObject"]["Resource"])] == [True]
+
+
 def test_the_deployer_reaches_cloudformation_from_its_subnets(assembly: Assembly) -> None:
     endpoints = assembly.resources("network", "AWS::EC2::VPCEndpoint").values()
     services = [json.dumps(e["Properties"]["ServiceName"]) for e in endpoints]

@@ -10,6 +10,12 @@ challenger's model and the endpoint config and updates the endpoint under the
 blue/green guardrails; a rolled-back endpoint update rolls the stack (and the
 parameter) back and removes what it created, so nothing is left behind.
 
+Before the update, the baselines the package names (its pipeline execution's
+``baselines/`` prefix in the artifact bucket) are copied to the prefix the
+monitoring job reads, relative paths kept: listed in full first, then copied
+object by object (the bucket's default key encrypts the copies). A failure is
+``BaselineCopyFailed`` (retried as a whole; copies overwrite, so a retry is safe).
+
 Idempotent: the parameter already naming the package is "already deployed"; a
 stack busy with another operation is ``StackBusy`` (retried, then the
 on-failure destination keeps the event). A bad event or package is a
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker Model Package State Change"
@@ -38,6 +44,10 @@ class DeployError(ValueError):
 
 class StackBusy(RuntimeError):
     """The stack is being updated (or throttled): retry later."""
+
+
+class BaselineCopyFailed(RuntimeError):
+    """Listing or copying the package's baselines failed: retry (the whole set is copied again)."""
 
 
 def approved_package(event: object, group: str) -> str:
@@ -59,8 +69,9 @@ def approved_package(event: object, group: str) -> str:
     return arn
 
 
-def check_package(sagemaker, package_arn: str, group: str) -> None:
-    """DeployError unless SageMaker shows ``package_arn`` in ``group`` and Approved (events can be stale)."""
+def check_package(sagemaker, package_arn: str, group: str) -> dict:
+    """The package as SageMaker describes it; DeployError unless it is in ``group`` and Approved (events
+    can be stale)."""
     try:
         package = sagemaker.describe_model_package(ModelPackageName=package_arn)
     except ClientError as error:
@@ -71,6 +82,49 @@ def check_package(sagemaker, package_arn: str, group: str) -> None:
         raise DeployError(f"{package_arn} is in group {package.get('ModelPackageGroupName')!r}, not {group!r}")
     if package.get("ModelApprovalStatus") != "Approved":
         raise DeployError(f"{package_arn} is {package.get('ModelApprovalStatus')}, not Approved")
+    return package
+
+
+def _s3_uris(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [uri for key, value in node.items() for uri in ([value] if key == "S3Uri" else _s3_uris(value))]
+    if isinstance(node, list):
+        return [uri for item in node for uri in _s3_uris(item)]
+    return []
+
+
+def baseline_prefix(package: dict, bucket: str) -> str | None:
+    """The one ``pipelines/.../baselines/`` key prefix in ``bucket`` that the package's drift-check
+    baselines and model metrics point into, or None (no baselines, another bucket, or several)."""
+    pattern = re.compile(rf"^s3://{re.escape(bucket)}/(pipelines/.+/baselines/)[^/].*$")
+    uris = _s3_uris([package.get("DriftCheckBaselines"), package.get("ModelMetrics")])
+    prefixes = {match.group(1) for uri in uris if isinstance(uri, str) and (match := pattern.match(uri))}
+    return prefixes.pop() if len(prefixes) == 1 else None
+
+
+def copy_baselines(s3, *, bucket: str, source: str, destination: str) -> list[str]:
+    """Copy every object under ``source`` to ``destination`` (same bucket, relative keys kept); the keys written.
+
+    Nothing is copied unless the listing succeeded in full.
+    """
+    try:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=source)
+        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    except (ClientError, BotoCoreError) as error:
+        raise BaselineCopyFailed(f"listing s3://{bucket}/{source} failed, nothing copied: {error}") from error
+    written = []
+    for key in keys:
+        relative = key.removeprefix(source)
+        if not relative or relative.endswith("/"):  # a folder marker, not a baseline
+            continue
+        try:
+            s3.copy_object(Bucket=bucket, Key=destination + relative, CopySource={"Bucket": bucket, "Key": key})
+        except (ClientError, BotoCoreError) as error:
+            raise BaselineCopyFailed(
+                f"copying s3://{bucket}/{key} failed after {len(written)} of {len(keys)} objects: {error}"
+            ) from error
+        written.append(destination + relative)
+    return written
 
 
 def client_token(package_arn: str, stack: dict) -> str:

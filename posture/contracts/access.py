@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from posture.contracts.calls import Call, Env, needs
+from posture.contracts.calls import Call, Env, copy_source, needs
 from posture.contracts.iam import Request, evaluate, statements_of
 from posture.contracts.model import Assembly, Resource, Unresolvable
 
@@ -105,8 +105,40 @@ def table_key(asm: Assembly, table_name: str) -> str | None:
 _DYNAMODB_READS = {"GetItem", "Query", "Scan", "BatchGetItem"}
 
 
+def bucket_key(asm: Assembly, bucket: str) -> str | None:
+    """The customer key a bucket of the assembly encrypts new objects with (None: S3-managed or outside)."""
+    res = asm.find(bucket)
+    if res is None or res.type != "AWS::S3::Bucket":
+        return None
+    for rule in asm.props(res).get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", []):
+        key = rule.get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
+        if key:
+            return key
+    return None
+
+
+def _s3_key_needs(asm: Assembly, call: Call, env: Env) -> list[tuple[str, Request]]:
+    """S3 decrypts what it reads and generates a data key for what it writes, under the bucket's default key."""
+    params = call.params
+    touched = []  # (bucket, action)
+    if call.operation in ("GetObject", "HeadObject"):
+        touched.append((params["Bucket"], "kms:Decrypt"))
+    if call.operation == "CopyObject":
+        touched.append((copy_source(params)[0], "kms:Decrypt"))
+    if call.operation in ("PutObject", "CopyObject"):
+        touched.append((params["Bucket"], "kms:GenerateDataKey"))
+    via = {"kms:ViaService": f"s3.{env.region}.amazonaws.com", "kms:CallerAccount": env.account}
+    return [
+        (key, Request(action, key, {**env.base_context(), **via}))
+        for bucket, action in touched
+        if (key := bucket_key(asm, bucket))
+    ]
+
+
 def derived_key_needs(asm: Assembly, call: Call, env: Env) -> list[tuple[str, Request]]:
-    """(key ARN, request) a call makes KMS evaluate on the caller's behalf (a CMK-encrypted table)."""
+    """(key ARN, request) a call makes KMS evaluate on the caller's behalf (a CMK-encrypted table or bucket)."""
+    if call.service == "s3":
+        return _s3_key_needs(asm, call, env)
     if call.service != "dynamodb" or "TableName" not in call.params:
         return []
     key = table_key(asm, call.params["TableName"])

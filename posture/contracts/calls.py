@@ -161,6 +161,24 @@ def _s3_object(action: str) -> Rule:
     return lambda p, e: [(action, f"arn:{e.partition}:s3:::{p['Bucket']}/{p['Key']}", {})]
 
 
+def copy_source(params: Mapping) -> tuple[str, str]:
+    """(bucket, key) of a CopyObject's ``CopySource`` (a dict, or ``bucket/key[?versionId=...]``)."""
+    source = params["CopySource"]
+    if isinstance(source, str):
+        bucket, _, key = source.lstrip("/").partition("/")
+        return bucket, key.split("?versionId=")[0]
+    return source["Bucket"], source["Key"]
+
+
+def _s3_copy(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
+    """CopyObject reads the source and writes the destination, both as the caller."""
+    bucket, key = copy_source(p)
+    return [
+        ("s3:GetObject", f"arn:{e.partition}:s3:::{bucket}/{key}", {}),
+        ("s3:PutObject", f"arn:{e.partition}:s3:::{p['Bucket']}/{p['Key']}", {}),
+    ]
+
+
 def _s3_list(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
     context = {"s3:prefix": p["Prefix"]} if "Prefix" in p else {}
     return [("s3:ListBucket", f"arn:{e.partition}:s3:::{p['Bucket']}", context)]
@@ -201,6 +219,7 @@ OPERATIONS: dict[str, Rule] = {
     "s3.GetObject": _s3_object("s3:GetObject"),
     "s3.PutObject": _s3_object("s3:PutObject"),
     "s3.HeadObject": _s3_object("s3:GetObject"),
+    "s3.CopyObject": _s3_copy,
     "s3.ListObjectsV2": _s3_list,
     "sns.Publish": lambda p, e: [("sns:Publish", p.get("TopicArn") or p.get("TargetArn"), {})],
 }

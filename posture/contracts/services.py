@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from posture.contracts.access import key_admits_role, reaches, role_allows
+from posture.contracts.access import bucket_key, key_admits_role, reaches, role_allows
 from posture.contracts.iam import Request
 from posture.contracts.model import Assembly, Resource
 
@@ -35,18 +35,6 @@ def _context(asm: Assembly, region: str, **extra: str) -> dict[str, str]:
 def _split(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
-
-
-def bucket_key(asm: Assembly, bucket: str) -> str | None:
-    """The customer key a bucket of the assembly encrypts new objects with (None: S3-managed or outside)."""
-    res = asm.find(bucket)
-    if res is None or res.type != "AWS::S3::Bucket":
-        return None
-    for rule in asm.props(res).get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", []):
-        key = rule.get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
-        if key:
-            return key
-    return None
 
 
 def s3_reads(asm: Assembly, who: str, role: str, uri: str, region: str, *, prefix: bool) -> list[Need]:

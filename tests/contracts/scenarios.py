@@ -119,12 +119,27 @@ def deployer_responses(asm: Assembly, env: dict) -> dict:
     serving = asm.stack("serving")
     parameters = [{"ParameterKey": k, "ParameterValue": v.get("Default", "")}
                   for k, v in asm.templates[serving].get("Parameters", {}).items()]  # fmt: skip
+    baselines = "pipelines/churn/exec-1/baselines/"
+    uri = f"s3://{env.get('ARTIFACT_BUCKET')}/{baselines}"
     return {
         "sagemaker.DescribeModelPackage": {
             "ModelApprovalStatus": "Approved",
             "ModelPackageGroupName": group,
             "ModelPackageArn": approval_event(asm, group)["detail"]["ModelPackageArn"],
+            # As the pipeline's Register step names them (pipelines/training/definition.json).
+            "DriftCheckBaselines": {
+                "ModelDataQuality": {
+                    "Constraints": {"ContentType": "application/json", "S3Uri": f"{uri}data-quality/constraints.json"}
+                },
+            },
         },
+        "s3.ListObjectsV2": {
+            "IsTruncated": False,
+            "Contents": [
+                {"Key": f"{baselines}{name}"} for name in ("data-quality/constraints.json", "drift/baseline.json")
+            ],
+        },
+        "s3.CopyObject": {"CopyObjectResult": {}},
         "sagemaker.DescribeEndpoint": {
             "EndpointName": endpoint["EndpointName"],
             "EndpointStatus": "InService",

@@ -128,6 +128,10 @@ def test_the_platform_s_own_metrics_are_what_its_handlers_emit(models, monkeypat
     scenarios.run_handler(asm, monkeypatch, "ab_promotion", {"unknown": 1}, lambda_context)
     scenarios.run_handler(asm, monkeypatch, "firehose_transform", scenarios.firehose_event(), lambda_context)
     scenarios.run_handler(asm, monkeypatch, "model_deployer", {"detail-type": "other"}, lambda_context)
+    deployer = scenarios.function_by_handler(asm, "model_deployer.handler.lambda_handler")
+    group = asm.props(deployer)["Environment"]["Variables"]["MODEL_PACKAGE_GROUP"]
+    scenarios.run_handler(asm, monkeypatch, "model_deployer", scenarios.approval_event(asm, group), lambda_context,
+                          scenarios.deployer_responses)  # fmt: skip
     found = _emf(capsys.readouterr().out)
     assert {ns for ns, _, _ in found} >= {"MlPlatform/Retraining", "MlPlatform/Serving", "MlPlatform/Ingest"}
     missing = sorted(f"{ns} {name} {sorted(dims)}" for ns, name, dims in found if not emitted(ns, name, dims))

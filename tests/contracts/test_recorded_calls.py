@@ -57,6 +57,10 @@ def test_model_deployer_calls_are_allowed_reachable_and_admitted(
     )  # fmt: skip
     mutations = {"sagemaker.UpdateEndpoint", "cloudformation.UpdateStack"} & set(run.recorder.operations())
     assert mutations, (run.result, run.recorder.operations())
+    # The package's baselines are copied where the monitoring job reads them, under the bucket's key.
+    copies = [c for c in run.recorder.calls if c.operation == "CopyObject"]
+    assert len(copies) == 2 and all(c.params["Key"].startswith("monitoring/baselines/current/") for c in copies)
+    assert derived_key_needs(model, copies[0], env_of(model, run.function))
     problems = _problems(model, run)
     assert not problems, "\n".join(problems)
 
@@ -77,6 +81,9 @@ def test_calls_map_to_the_iam_requests_aws_evaluates() -> None:
     assert listing == [("s3:ListBucket", "arn:aws:s3:::b", {**ENV.base_context(), "s3:prefix": "code/"})]
     assert "s3:prefix" not in _needs("s3", "ListObjectsV2", Bucket="b")[0][2]  # no Prefix, no key
     assert _needs("s3", "GetObject", Bucket="b", Key="k/x")[0][:2] == ("s3:GetObject", "arn:aws:s3:::b/k/x")
+    copy = [n[:2] for n in _needs("s3", "CopyObject", Bucket="d", Key="to/x", CopySource={"Bucket": "b", "Key": "k/x"})]
+    assert copy == [("s3:GetObject", "arn:aws:s3:::b/k/x"), ("s3:PutObject", "arn:aws:s3:::d/to/x")]
+    assert _needs("s3", "CopyObject", Bucket="d", Key="y", CopySource="b/k/x?versionId=3")[0][1] == "arn:aws:s3:::b/k/x"
     model = _needs("sagemaker", "CreateModel", ModelName="M", ExecutionRoleArn="arn:aws:iam::1:role/r")
     assert ("iam:PassRole", "arn:aws:iam::1:role/r") in [n[:2] for n in model]
     assert next(n for n in model if n[0] == "iam:PassRole")[2]["iam:PassedToService"] == "sagemaker.amazonaws.com"

@@ -363,8 +363,10 @@ class ModelMonitorSchedules(Construct):
             role_arn=self.role.iam_role.role_arn,
             data_quality_app_specification=dq.DataQualityAppSpecificationProperty(image_uri=image),
             data_quality_baseline_config=dq.DataQualityBaselineConfigProperty(
-                constraints_resource=dq.ConstraintsResourceProperty(s3_uri=baseline("data-quality/constraints.json")),
-                statistics_resource=dq.StatisticsResourceProperty(s3_uri=baseline("data-quality/statistics.json")),
+                constraints_resource=dq.ConstraintsResourceProperty(
+                    s3_uri=baseline("model-monitor/data-quality/constraints.json")
+                ),
+                statistics_resource=dq.StatisticsResourceProperty(s3_uri=baseline("model-monitor/data-quality/statistics.json")),
             ),
             data_quality_job_input=dq.DataQualityJobInputProperty(
                 endpoint_input=dq.EndpointInputProperty(

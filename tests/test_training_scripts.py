@@ -100,6 +100,12 @@ def test_registered_model_is_pending_approval_with_metrics_and_baselines(pipelin
     assert [f["name"] for f in stats["features"]] == list(FEATURES)
     constraints = json.loads((target / "baselines" / "data-quality" / "constraints.json").read_text())
     assert constraints["monitoring_config"]["evaluate_constraints"] == "Enabled"
+    # Model Monitor's analyzer names headerless CSV columns _c0, _c1...: its copy uses those names.
+    positional = json.loads((target / "baselines" / "model-monitor" / "data-quality" / "statistics.json").read_text())
+    assert [f["name"] for f in positional["features"]] == [f"_c{i}" for i in range(len(FEATURES))]
+    assert [f["numerical_statistics"] for f in positional["features"]] == [
+        f["numerical_statistics"] for f in stats["features"]
+    ]
     quality = json.loads((target / "baselines" / "model-quality" / "constraints.json").read_text())
     auc_floor = quality["binary_classification_constraints"]["auc"]
     assert auc_floor["comparison_operator"] == "LessThanThreshold"

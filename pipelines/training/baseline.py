@@ -178,12 +178,27 @@ def model_quality(predictions: pd.DataFrame) -> tuple[dict, dict]:
     return statistics, constraints
 
 
+def positional(document: dict) -> dict:
+    """The same statistics or constraints with Model Monitor's names for headerless CSV columns.
+
+    Its analyzer names the columns of CSV capture ``_c0``, ``_c1``... in order (the endpoint
+    takes features without a header), so a baseline that names them would match no column.
+    """
+    features = [{**f, "name": f"_c{i}"} for i, f in enumerate(document["features"])]
+    return {**document, "features": features}
+
+
 def run(train_features: Path, predictions: Path, output: Path) -> dict:
     frame = pd.concat(pd.read_csv(p) for p in sorted(train_features.glob("*.csv")))
     stats = feature_statistics(frame)
     (output / "data-quality").mkdir(parents=True, exist_ok=True)
     (output / "data-quality" / "statistics.json").write_text(json.dumps(stats, indent=2))
     (output / "data-quality" / "constraints.json").write_text(json.dumps(feature_constraints(stats), indent=2))
+    (output / "model-monitor" / "data-quality").mkdir(parents=True, exist_ok=True)
+    for name, document in (("statistics", stats), ("constraints", feature_constraints(stats))):
+        (output / "model-monitor" / "data-quality" / f"{name}.json").write_text(
+            json.dumps(positional(document), indent=2)
+        )
     scored = pd.concat(pd.read_csv(p) for p in sorted(predictions.glob("*.csv")))
     quality_stats, quality_constraints = model_quality(scored)
     (output / "drift").mkdir(parents=True, exist_ok=True)

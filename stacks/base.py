@@ -86,3 +86,13 @@ class PlatformStack(Stack):
     @property
     def log_retention(self) -> logs.RetentionDays:
         return _RETENTION[self.profile.log_retention_days]
+
+    @property
+    def function_settings(self) -> dict:
+        """What every platform ``PythonFunction`` takes from the profile: log retention and
+        removal, reserved concurrency (keyword arguments)."""
+        return {
+            "log_retention": self.log_retention,
+            "removal_policy": self.data_removal_policy,
+            "reserved_concurrency": self.profile.lambda_reserved_concurrency,
+        }

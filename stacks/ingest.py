@@ -71,10 +71,8 @@ class IngestStack(PlatformStack):
             vpc=vpc,
             subnets=workload_subnets,
             logs_key=logs_key,
-            log_retention=self.log_retention,
-            removal_policy=self.data_removal_policy,
             environment={"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE},
-            reserved_concurrency=self.profile.lambda_reserved_concurrency,
+            **self.function_settings,
         )
 
         delivery_logs = logs.LogGroup(

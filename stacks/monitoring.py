@@ -105,10 +105,8 @@ class MonitoringStack(PlatformStack):
             vpc=vpc,
             subnets=workload_subnets,
             logs_key=logs_key,
-            log_retention=self.log_retention,
-            removal_policy=self.data_removal_policy,
             environment={"ENDPOINT_NAME": endpoint_name},
-            reserved_concurrency=self.profile.lambda_reserved_concurrency,
+            **self.function_settings,
             api_cidr=self.profile.vpc_cidr,
             statements=[
                 iam.PolicyStatement(

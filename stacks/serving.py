@@ -109,9 +109,7 @@ class ServingStack(PlatformStack):
             "vpc": vpc,
             "subnets": workload_subnets,
             "logs_key": logs_key,
-            "log_retention": self.log_retention,
-            "removal_policy": self.data_removal_policy,
-            "reserved_concurrency": self.profile.lambda_reserved_concurrency,
+            **self.function_settings,
             "api_cidr": self.profile.vpc_cidr,
             "async_invocation": AsyncInvocation(alarm_topic=alarm_topic),
         }

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from config.toolchain import project_node, use_project_node
 from posture.report import Posture, read_posture
@@ -26,6 +27,19 @@ CDK = ROOT / "node_modules" / ".bin" / "cdk"
 PROFILES = ("dev", "prod")
 
 use_project_node()
+
+# Property tests (marked `property`) run a quick profile in `make test` and at
+# least 1,000 generated cases per claim in `make fuzz` (HYPOTHESIS_PROFILE=fuzz).
+settings.register_profile(
+    "quick", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 
 def offline_prefix() -> list[str]:

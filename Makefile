@@ -38,7 +38,7 @@ PYTHON_IMAGE ?= $(shell for p in python3.10 $(wildcard $(HOME)/.pyenv/versions/3
 
 ROWS ?= 100000
 
-.PHONY: install synth posture test fuzz lint format bench data etl-local pipeline-local pipeline-definition monitor-local diff deploy \
+.PHONY: install synth posture test fuzz diagram lint format bench data etl-local pipeline-local pipeline-definition monitor-local diff deploy \
 	destroy clean preflight smoke
 
 install: $(PY_STAMP) $(NODE_STAMP) $(LAYER_STAMP) $(CODE_BUNDLE_STAMP)
@@ -107,6 +107,11 @@ test: install $(SDK_STAMP) $(IMAGE_STAMP)
 # Every property test (marker `property`) with at least 1,000 generated cases per claim.
 fuzz: install $(SDK_STAMP) $(IMAGE_STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m property -p no:cacheprovider
+
+# The README's architecture diagram, generated from the synthesized dev app (Mermaid).
+diagram: install
+	@rm -rf $(OUT).diagram; $(CDK) synth --quiet --output $(OUT).diagram -c profile=dev >/dev/null
+	$(PY) -m posture.diagram $(OUT).diagram --readme README.md
 
 lint: install
 	$(PY) -m ruff check .

@@ -38,7 +38,7 @@ PYTHON_IMAGE ?= $(shell for p in python3.10 $(wildcard $(HOME)/.pyenv/versions/3
 
 ROWS ?= 100000
 
-.PHONY: install synth posture test fuzz diagram lint format bench data etl-local pipeline-local pipeline-definition monitor-local diff deploy \
+.PHONY: install synth posture test fuzz diagram cost lint format bench data etl-local pipeline-local pipeline-definition monitor-local diff deploy \
 	destroy clean preflight smoke
 
 install: $(PY_STAMP) $(NODE_STAMP) $(LAYER_STAMP) $(CODE_BUNDLE_STAMP)
@@ -107,6 +107,13 @@ test: install $(SDK_STAMP) $(IMAGE_STAMP)
 # Every property test (marker `property`) with at least 1,000 generated cases per claim.
 fuzz: install $(SDK_STAMP) $(IMAGE_STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m property -p no:cacheprovider
+
+# Estimated idle cost per profile and stack, from every profile's templates and a dated price table.
+cost: install
+	@profiles=$$($(PY) -c 'from config.profiles import PROFILES; print(" ".join(PROFILES))'); dirs=; \
+	for p in $$profiles; do echo "cost: synthesizing $$p ..."; rm -rf $(OUT).$$p; \
+		$(CDK) synth --quiet --output $(OUT).$$p -c profile=$$p >/dev/null || exit 1; dirs="$$dirs $(OUT).$$p"; done; \
+	$(PY) -m posture.cost $$dirs --json $(OUT).cost.json
 
 # The README's architecture diagram, generated from the synthesized dev app (Mermaid).
 diagram: install

@@ -391,7 +391,7 @@ def report(estimates: dict[str, Estimate]) -> str:
             delta = estimates[base].total() - estimates[other].total()
             items = estimates[base].by("item")
             changes = {
-                k: round(items.get(k, 0) - estimates[other].by("item").get(k, 0), 2)
+                k: round(estimates[other].by("item").get(k, 0) - items.get(k, 0), 2)
                 for k in set(items) | set(estimates[other].by("item"))
             }
             biggest = ", ".join(f"{k} {v:+,.2f}" for k, v in sorted(changes.items(), key=lambda kv: -abs(kv[1]))[:3])

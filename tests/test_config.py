@@ -64,11 +64,11 @@ def test_unknown_profile_fails_synth_with_the_choices(tmp_path) -> None:
 
 def test_a_derived_profile_changes_only_what_it_overrides() -> None:
     dev = PROFILES["dev"]
-    staging = derive(dev, name="staging", vpc_cidr="10.30.0.0/16", serving={"instance_count": 2})
-    assert staging.serving.instance_count == 2 and staging.vpc_cidr == "10.30.0.0/16"
-    assert staging.serving.instance_type == dev.serving.instance_type
-    assert dataclasses.replace(staging, name="dev", vpc_cidr=dev.vpc_cidr, serving=dev.serving) == dev
-    assert "staging" in registry(dev, staging) and "staging" not in PROFILES
+    derived = derive(dev, name="derived", vpc_cidr="10.30.0.0/16", serving={"instance_count": 2})
+    assert derived.serving.instance_count == 2 and derived.vpc_cidr == "10.30.0.0/16"
+    assert derived.serving.instance_type == dev.serving.instance_type
+    assert dataclasses.replace(derived, name="dev", vpc_cidr=dev.vpc_cidr, serving=dev.serving) == dev
+    assert registry(dev, derived)["derived"] is derived
 
 
 def test_prod_is_dev_with_its_overrides() -> None:
@@ -86,8 +86,8 @@ def test_prod_is_dev_with_its_overrides() -> None:
 )
 def test_a_bad_derivation_names_the_key(overrides: dict, key: str) -> None:
     with pytest.raises(ProfileError) as err:
-        derive(PROFILES["dev"], name="staging", **overrides)
-    assert err.value.key == key and err.value.profile == "staging"
+        derive(PROFILES["dev"], name="derived", **overrides)
+    assert err.value.key == key and err.value.profile == "derived"
 
 
 def test_two_profiles_cannot_share_a_name() -> None:

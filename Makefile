@@ -208,7 +208,8 @@ smoke: install ## deploy PROFILE, send one record end to end, tear down (opt-in;
 # pip resolves each requirements set afresh (--dry-run --ignore-installed: nothing is installed) and the
 # report's name==version list becomes the lock; npm refreshes package-lock.json without installing.
 LOCK_FROM_REPORT = $(PY) -c 'import json, sys; r = json.load(open(sys.argv[1])); \
-	print(*sorted((i["metadata"]["name"] + "==" + i["metadata"]["version"] for i in r["install"]), key=str.lower), sep="\n")'
+	pins = sorted((i["metadata"]["name"], i["metadata"]["version"]) for i in r["install"]); \
+	print(*(f"{n}=={v}" for n, v in sorted(pins, key=lambda p: p[0].lower())), sep="\n")'
 LOCK_PIP = $(PY) -m pip install --quiet --disable-pip-version-check --dry-run --ignore-installed
 
 lock: $(PY_STAMP) ## regenerate constraints.txt, constraints-sdk.txt and package-lock.json (network; review the diff, then make test)

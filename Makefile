@@ -149,7 +149,7 @@ data: install ## generate ROWS sample events into data/raw
 	$(PY) -m pipelines.data.generate --rows $(ROWS) --out data/raw/events.jsonl
 
 etl-local: need-java data ## the Glue job's logic on local Spark: data/etl (curated, rejects, stats)
-	@echo "make etl-local: the Glue job on local Spark over $(ROWS) events (starts a JVM; about a minute per 100,000 rows on 2 cores)"
+	@echo "make etl-local: the Glue job on local Spark over $(ROWS) events (starts a JVM first; the 1,000,000-row benchmark takes about a minute on 2 cores)"
 	$(PY) -m pipelines.glue.churn_etl --input data/raw/events.jsonl --output data/etl
 
 # The training pipeline's scripts end to end: preprocess, Bayesian HPO, evaluate, gate, register.

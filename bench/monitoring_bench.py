@@ -6,22 +6,21 @@ Exits non-zero when the job misses the goal.
 
 from __future__ import annotations
 
+import itertools
 import json
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import measure, runs_from_env, verdict
 from pipelines.monitoring import drift, simulate
 
 GOAL_SECONDS = 60.0
 RECORDS = 1_000_000
-RUNS = 3
 SEEDS = 200
 WINDOW_ROWS = 3_000
 
@@ -46,20 +45,27 @@ def main() -> int:
         print(f"drift job, same-distribution windows of {WINDOW_ROWS:,} rows over {SEEDS} seeds: "
               f"false-positive rate {rate:.4%} of {checks:,} feature checks")  # fmt: skip
         traffic = simulate.Traffic(rows=RECORDS, label_rate=0.3, label_delay_hours=0, bad_lines=100)
+        print(f"drift bench: writing {RECORDS:,} captured records, then a warm-up and the timed runs", flush=True)
         simulate.write_capture(root / "capture", root / "truth", "ep", "champion", pop, traffic)
         limits = drift.Thresholds(label_delay_hours=0)
-        times = []
-        for run in range(RUNS):
-            start = time.perf_counter()
-            report = drift.run(root / "capture", root / "baselines", root / f"out{run}", "ep", simulate.END, 24,
-                               limits, root / "truth")  # fmt: skip
-            times.append(time.perf_counter() - start)
-        variant = report["variants"]["champion"]
+        counter = itertools.count()
+        reports = []
+
+        def run() -> None:
+            reports.append(drift.run(root / "capture", root / "baselines", root / f"out{next(counter)}", "ep",
+                                     simulate.END, 24, limits, root / "truth"))  # fmt: skip
+
+        timing = measure(run, runs=runs_from_env(3))
+        variant = reports[-1]["variants"]["champion"]
         assert variant["rows"] == RECORDS and variant["malformed_records"] == 100, variant["malformed_reasons"]
-    median = statistics.median(times)
-    ok = median <= GOAL_SECONDS
-    print(f"drift job, {RECORDS:,} captured records (median of {RUNS}): {median:.1f} s, "
-          f"{RECORDS / median:,.0f} records/s (goal <= {GOAL_SECONDS:.0f} s) {'OK' if ok else 'MISSED GOAL'}")  # fmt: skip
+    ok = verdict(
+        f"drift job, {RECORDS:,} captured records",
+        timing.median,
+        GOAL_SECONDS,
+        unit="s",
+        at_most=True,
+        detail=f"{timing.spread}, {RECORDS / timing.median:,.0f} records/s",
+    )
     return 0 if ok else 1
 
 

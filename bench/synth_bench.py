@@ -2,12 +2,11 @@
 
 Prints the median wall time of `cdk synth` for the whole app (all stacks, all
 cdk-nag packs) and for a one-bucket app on the same toolchain, and their
-ratio. Goal: ratio <= 3 once every stack of the architecture is in.
+ratio. Goal: ratio <= 3. Exits 1 when the ratio misses it.
 """
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 import time
@@ -16,9 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import Timing, measure, runs_from_env, verdict  # noqa: E402
 from tests.conftest import run_synth  # noqa: E402
 
-RUNS = 3
 GOAL_RATIO = 3.0
 
 
@@ -32,19 +31,19 @@ def timed(app: str | None = None) -> float:
     return elapsed
 
 
-def median_of(app: str | None = None) -> float:
-    timed(app)  # warm the OS cache and Python bytecode
-    return statistics.median(timed(app) for _ in range(RUNS))
+def timing_of(app: str | None = None) -> Timing:
+    # The first synth warms the OS cache and Python bytecode.
+    return measure(lambda: timed(app), runs=runs_from_env(3))
 
 
 def main() -> int:
-    full = median_of()
-    floor = median_of(f"{sys.executable} bench/one_bucket_app.py")
-    ratio = full / floor
-    print(f"synth, all stacks (dev, offline, median of {RUNS}):  {full:6.2f} s")
-    print(f"synth, one-bucket app (jsii floor):           {floor:6.2f} s")
-    print(f"ratio: {ratio:.2f} (goal <= {GOAL_RATIO:.0f}) {'OK' if ratio <= GOAL_RATIO else 'OVER GOAL'}")
-    return 0
+    print("synth bench: the whole app (all packs) and the one-bucket floor, each warm-up + median", flush=True)
+    full = timing_of()
+    floor = timing_of(f"{sys.executable} bench/one_bucket_app.py")
+    print(f"synth, all stacks (dev, offline): {full.median:6.2f} s ({full.spread})")
+    print(f"synth, one-bucket app (jsii floor): {floor.median:6.2f} s ({floor.spread})")
+    ok = verdict("synth ratio, all stacks / floor", full.median / floor.median, GOAL_RATIO, unit="x", at_most=True)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

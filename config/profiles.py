@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Literal
 
 DEFAULT_PROFILE = "dev"
@@ -24,6 +24,7 @@ REMOVAL_POLICIES = ("destroy", "retain")
 # leaves it, so it must have a generated name (a fixed one would block the next deploy).
 KEPT_ON_TEARDOWN = "mlops:kept-on-teardown"
 
+_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
@@ -261,6 +262,9 @@ class Profile:
             self._fail(key, value, f"a whole number from {lo} to {hi}")
 
     def _validate(self) -> None:
+        # It names stacks, buckets and Glue databases (mlops_<name>): lower-case letters and digits only.
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            self._fail("name", self.name, "1-12 lower-case letters and digits, starting with a letter")
         if self.account is not None and not _ACCOUNT.match(self.account):
             self._fail("account", self.account, "a 12-digit AWS account id or None")
         if not _REGION.match(self.region):
@@ -418,153 +422,195 @@ class Profile:
                 self._fail("audit.security_emails", email, "email addresses")
 
 
-PROFILES: dict[str, Profile] = {
-    "dev": Profile(
-        name="dev",
-        account=None,
-        region="eu-west-1",
-        availability_zones=("eu-west-1a", "eu-west-1b"),
-        vpc_cidr="10.20.0.0/16",
-        nat_gateways=0,
-        log_retention_days=30,
-        removal_policy="destroy",
-        termination_protection=False,
-        lifecycle=LifecycleSettings(
-            noncurrent_version_expiry_days=30,
-            infrequent_access_after_days=30,
-            glacier_after_days=90,
-            access_log_expiry_days=90,
-        ),
-        ingest=IngestSettings(
-            stream_retention_hours=24,
-            buffer_seconds=60,
-            buffer_mb=5,
-            iterator_age_alarm_seconds=600,
-            failed_record_ratio_alarm=0.05,
-        ),
-        etl=EtlSettings(
-            schedule="cron(0 3 * * ? *)",
-            batch_size=10,
-            batch_window_seconds=900,
-            worker_type="G.1X",
-            number_of_workers=2,
-            timeout_minutes=60,
-        ),
-        training=TrainingSettings(
-            processing_instance_type="ml.m5.large",
-            training_instance_type="ml.m5.large",
-            max_tuning_jobs=6,
-            max_parallel_tuning_jobs=2,
-            min_auc=0.75,
-            spot=True,
-            retrain_schedule="cron(0 6 ? * MON *)",
-            cooldown_minutes=360,
-        ),
-        serving=ServingSettings(
-            challenger_weight=0.1,
-            instance_type="ml.m5.large",
-            instance_count=1,
-            max_instance_count=2,
-            target_invocations_per_instance=200,
-            data_capture_percent=100,
-            canary_instances=0,
-            bake_minutes=5,
-            p99_latency_alarm_ms=300,
-            idle_alarm=False,
-            min_challenger_invocations=100,
-            max_error_rate_increase=0.01,
-            max_latency_ratio=1.5,
-            promotion_step=0.2,
-            promotion_dry_run=True,
-            promotion_schedule="rate(1 hour)",
-        ),
-        audit=AuditSettings(trail="own", cold_after_days=90, expiry_days=400),
-        monitoring=MonitoringSettings(
-            engine="portable",
-            schedule="cron(0 1 * * ? *)",
-            window_hours=24,
-            auc_floor=0.75,
-            label_delay_hours=24,
-            min_samples=200,
-            instance_type="ml.m5.large",
-        ),
-        owner="ml-platform",
-        cost_centre="ml-dev",
+def derive(base: Profile, *, name: str, **overrides: object) -> Profile:
+    """A profile equal to ``base`` except for ``name`` and ``overrides``, validated like any other.
+
+    A dict given for a settings group (``serving={"instance_count": 2}``) changes only
+    those keys of the group; any other value replaces the base's. An unknown key is a
+    ``ProfileError`` that names it.
+    """
+    known = {f.name: f for f in fields(Profile)}
+    changes: dict[str, object] = {}
+    for key, value in overrides.items():
+        if key not in known or key == "name":
+            raise ProfileError(name, key, value, f"a key of Profile other than name: {sorted(set(known) - {'name'})}")
+        current = getattr(base, key)
+        if isinstance(value, dict) and is_dataclass(current):
+            group = {f.name for f in fields(current)}
+            for sub in value:
+                if sub not in group:
+                    raise ProfileError(name, f"{key}.{sub}", value[sub], f"a key of {key}: {sorted(group)}")
+            value = replace(current, **value)
+        changes[key] = value
+    return replace(base, name=name, **changes)
+
+
+def registry(*profiles: Profile) -> dict[str, Profile]:
+    """Profiles by name; two profiles with one name are a mistake, not an override."""
+    out: dict[str, Profile] = {}
+    for profile in profiles:
+        if profile.name in out:
+            raise ProfileError(profile.name, "name", profile.name, "a name no other profile has")
+        out[profile.name] = profile
+    return out
+
+
+def missing_contacts(profile: Profile) -> dict[str, str]:
+    """Who is missing to run ``profile`` for real: key -> what to set. Synth warns; deploy and pre-flight refuse."""
+    missing = {}
+    if not profile.alarm_emails:
+        missing["alarm_emails"] = "nobody is subscribed to the alarm topic: add your team's addresses to alarm_emails"
+    if not profile.lake_admin_arns:
+        missing["lake_admin_arns"] = (
+            "only the CDK deployment role would administer the data lake: add your administrators' IAM role ARNs "
+            "to lake_admin_arns"
+        )
+    return missing
+
+
+DEV = Profile(
+    name="dev",
+    account=None,
+    region="eu-west-1",
+    availability_zones=("eu-west-1a", "eu-west-1b"),
+    vpc_cidr="10.20.0.0/16",
+    nat_gateways=0,
+    log_retention_days=30,
+    removal_policy="destroy",
+    termination_protection=False,
+    lifecycle=LifecycleSettings(
+        noncurrent_version_expiry_days=30,
+        infrequent_access_after_days=30,
+        glacier_after_days=90,
+        access_log_expiry_days=90,
     ),
-    "prod": Profile(
-        name="prod",
-        account=None,
-        region="eu-west-1",
-        availability_zones=("eu-west-1a", "eu-west-1b", "eu-west-1c"),
-        vpc_cidr="10.40.0.0/16",
-        nat_gateways=0,
-        log_retention_days=365,
-        removal_policy="retain",
-        termination_protection=True,
-        lifecycle=LifecycleSettings(
-            noncurrent_version_expiry_days=90,
-            infrequent_access_after_days=60,
-            glacier_after_days=180,
-            access_log_expiry_days=400,
-        ),
-        ingest=IngestSettings(
-            stream_retention_hours=168,
-            buffer_seconds=300,
-            buffer_mb=64,
-            iterator_age_alarm_seconds=300,
-            failed_record_ratio_alarm=0.01,
-        ),
-        etl=EtlSettings(
-            schedule="cron(0 2 * * ? *)",
-            batch_size=50,
-            batch_window_seconds=900,
-            worker_type="G.2X",
-            number_of_workers=10,
-            timeout_minutes=180,
-        ),
-        training=TrainingSettings(
-            processing_instance_type="ml.m5.xlarge",
-            training_instance_type="ml.m5.2xlarge",
-            max_tuning_jobs=30,
-            max_parallel_tuning_jobs=3,
-            min_auc=0.8,
-            spot=False,
-            retrain_schedule="cron(0 4 ? * MON *)",
-            cooldown_minutes=720,
-        ),
-        serving=ServingSettings(
-            challenger_weight=0.1,
-            instance_type="ml.m5.xlarge",
-            instance_count=2,
-            max_instance_count=8,
-            target_invocations_per_instance=1000,
-            data_capture_percent=20,
-            canary_instances=1,
-            bake_minutes=10,
-            p99_latency_alarm_ms=200,
-            idle_alarm=True,
-            min_challenger_invocations=5000,
-            max_error_rate_increase=0.002,
-            max_latency_ratio=1.2,
-            promotion_step=0.1,
-            promotion_dry_run=False,
-            promotion_schedule="rate(1 hour)",
-        ),
-        audit=AuditSettings(trail="own", cold_after_days=90, expiry_days=2557, object_lock_days=365),
-        monitoring=MonitoringSettings(
-            engine="portable",
-            schedule="cron(0 */6 * * ? *)",
-            window_hours=24,
-            auc_floor=0.8,
-            label_delay_hours=48,
-            min_samples=1000,
-            instance_type="ml.m5.xlarge",
-        ),
-        lambda_reserved_concurrency=20,
-        owner="ml-platform",
-        cost_centre="ml-prod",
+    ingest=IngestSettings(
+        stream_retention_hours=24,
+        buffer_seconds=60,
+        buffer_mb=5,
+        iterator_age_alarm_seconds=600,
+        failed_record_ratio_alarm=0.05,
     ),
-}
+    etl=EtlSettings(
+        schedule="cron(0 3 * * ? *)",
+        batch_size=10,
+        batch_window_seconds=900,
+        worker_type="G.1X",
+        number_of_workers=2,
+        timeout_minutes=60,
+    ),
+    training=TrainingSettings(
+        processing_instance_type="ml.m5.large",
+        training_instance_type="ml.m5.large",
+        max_tuning_jobs=6,
+        max_parallel_tuning_jobs=2,
+        min_auc=0.75,
+        spot=True,
+        retrain_schedule="cron(0 6 ? * MON *)",
+        cooldown_minutes=360,
+    ),
+    serving=ServingSettings(
+        challenger_weight=0.1,
+        instance_type="ml.m5.large",
+        instance_count=1,
+        max_instance_count=2,
+        target_invocations_per_instance=200,
+        data_capture_percent=100,
+        canary_instances=0,
+        bake_minutes=5,
+        p99_latency_alarm_ms=300,
+        idle_alarm=False,
+        min_challenger_invocations=100,
+        max_error_rate_increase=0.01,
+        max_latency_ratio=1.5,
+        promotion_step=0.2,
+        promotion_dry_run=True,
+        promotion_schedule="rate(1 hour)",
+    ),
+    audit=AuditSettings(trail="own", cold_after_days=90, expiry_days=400),
+    monitoring=MonitoringSettings(
+        engine="portable",
+        schedule="cron(0 1 * * ? *)",
+        window_hours=24,
+        auc_floor=0.75,
+        label_delay_hours=24,
+        min_samples=200,
+        instance_type="ml.m5.large",
+    ),
+    owner="ml-platform",
+    cost_centre="ml-dev",
+)
+
+# Production: what differs from dev. Data is retained, so deploying it needs alarm_emails and
+# lake_admin_arns (see required_contacts).
+PROD = derive(
+    DEV,
+    name="prod",
+    availability_zones=("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+    vpc_cidr="10.40.0.0/16",
+    log_retention_days=365,
+    removal_policy="retain",
+    termination_protection=True,
+    lifecycle={
+        "noncurrent_version_expiry_days": 90,
+        "infrequent_access_after_days": 60,
+        "glacier_after_days": 180,
+        "access_log_expiry_days": 400,
+    },
+    ingest={
+        "stream_retention_hours": 168,
+        "buffer_seconds": 300,
+        "buffer_mb": 64,
+        "iterator_age_alarm_seconds": 300,
+        "failed_record_ratio_alarm": 0.01,
+    },
+    etl={
+        "schedule": "cron(0 2 * * ? *)",
+        "batch_size": 50,
+        "worker_type": "G.2X",
+        "number_of_workers": 10,
+        "timeout_minutes": 180,
+    },
+    training={
+        "processing_instance_type": "ml.m5.xlarge",
+        "training_instance_type": "ml.m5.2xlarge",
+        "max_tuning_jobs": 30,
+        "max_parallel_tuning_jobs": 3,
+        "min_auc": 0.8,
+        "spot": False,
+        "retrain_schedule": "cron(0 4 ? * MON *)",
+        "cooldown_minutes": 720,
+    },
+    serving={
+        "instance_type": "ml.m5.xlarge",
+        "instance_count": 2,
+        "max_instance_count": 8,
+        "target_invocations_per_instance": 1000,
+        "data_capture_percent": 20,
+        "canary_instances": 1,
+        "bake_minutes": 10,
+        "p99_latency_alarm_ms": 200,
+        "idle_alarm": True,
+        "min_challenger_invocations": 5000,
+        "max_error_rate_increase": 0.002,
+        "max_latency_ratio": 1.2,
+        "promotion_step": 0.1,
+        "promotion_dry_run": False,
+    },
+    audit={"expiry_days": 2557, "object_lock_days": 365},
+    monitoring={
+        "schedule": "cron(0 */6 * * ? *)",
+        "auc_floor": 0.8,
+        "label_delay_hours": 48,
+        "min_samples": 1000,
+        "instance_type": "ml.m5.xlarge",
+    },
+    lambda_reserved_concurrency=20,
+    cost_centre="ml-prod",
+)
+
+# Every profile that exists: `make ... PROFILE=<name>`, and the tests synthesize each one.
+PROFILES: dict[str, Profile] = registry(DEV, PROD)
 
 
 def get_profile(name: str | None) -> Profile:

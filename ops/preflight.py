@@ -19,6 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config import Profile, get_profile
+from config.profiles import missing_contacts
 from ops.assembly import LAMBDA_UNRESERVED_MINIMUM, Assembly
 from ops.report import FAIL, PASS, WARN, Check, exit_code, explain, print_table
 
@@ -103,15 +104,6 @@ def check_lake_formation(lf, iam, assembly: Assembly, profile: Profile, account:
                 out.append(Check("lake admin", PASS, f"{arn} is an administrator"))
             else:
                 out.append(Check("lake admin", WARN, f"{arn} is not an administrator yet", "the deploy appends it"))
-        if not profile.lake_admin_arns:
-            out.append(
-                Check(
-                    "lake admin",
-                    WARN,
-                    f"profile {profile.name!r} names no lake_admin_arns",
-                    "add your administrators to the profile, or only the deploy role will administer the lake",
-                )
-            )
         if exec_role in admins:
             out.append(Check("lake deploy role", PASS, "the CDK cfn-exec role is an administrator"))
             return out
@@ -279,8 +271,30 @@ def check_service_linked_roles(iam, assembly: Assembly) -> list[Check]:
     return out
 
 
+def check_contacts(profile: Profile) -> list[Check]:
+    """Alarm subscribers and lake administrators: required where the profile keeps its data (prod), else a warning.
+
+    No AWS call: ``make deploy`` runs this alone (``--contacts-only``) before ``cdk deploy``.
+    """
+    status = FAIL if profile.retain_data else WARN
+    missing = missing_contacts(profile)
+    checks = [
+        Check("contacts", status, f"profile {profile.name!r} has no {key}", f"{why} (config/profiles.py)")
+        for key, why in missing.items()
+    ]
+    if not missing:
+        checks.append(
+            Check(
+                "contacts",
+                PASS,
+                f"{len(profile.alarm_emails)} alarm subscriber(s), {len(profile.lake_admin_arns)} lake administrator(s)",
+            )
+        )
+    return checks
+
+
 def run_preflight(clients: dict, assembly: Assembly, profile: Profile, account: str, partition: str) -> list[Check]:
-    checks: list[Check] = []
+    checks = check_contacts(profile)
     if profile.account and profile.account != account:
         checks.append(
             Check("account", FAIL, f"credentials reach {account}, profile {profile.name} is for {profile.account}")
@@ -297,8 +311,17 @@ def main(argv: list[str] | None = None, session: boto3.Session | None = None) ->
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="dev", help="deployment profile (config/profiles.py)")
     parser.add_argument("--assembly", default="cdk.out", help="the profile's synthesized cloud assembly")
+    parser.add_argument(
+        "--contacts-only",
+        action="store_true",
+        help="only the profile's alarm subscribers and lake admins (no AWS call)",
+    )
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
+    if args.contacts_only:
+        checks = check_contacts(profile)
+        print_table(checks)
+        return exit_code(checks)
     try:
         assembly = Assembly(args.assembly, profile.name)
     except (FileNotFoundError, ValueError) as error:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput
+from aws_cdk import Annotations, CfnOutput
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from config.profiles import missing_contacts
 from ml_constructs import AccessLogsBucket, SecureBucket
 from ml_constructs.ab_endpoint import DATA_CAPTURE_PREFIX
 from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
@@ -116,6 +117,8 @@ class DataLakeStack(PlatformStack):
             admin_arns=profile.lake_admin_arns,
             locations={"Raw": (self.raw_bucket, self.data_key), "Curated": (self.curated_bucket, self.data_key)},
         )
+        if why := missing_contacts(profile).get("lake_admin_arns"):
+            Annotations.of(self).add_warning_v2("mlops:lake-admin-arns", f"profile '{profile.name}': {why}")
         self.etl = ChurnCatalogAndEtl(
             self,
             "ChurnEtl",

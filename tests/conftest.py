@@ -19,12 +19,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from config import PROFILES as PROFILE_REGISTRY
 from config.toolchain import project_node, use_project_node
 from posture.report import Posture, read_posture
 
 ROOT = Path(__file__).resolve().parents[1]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
-PROFILES = ("dev", "prod")
+# Every profile that exists (config/profiles.py): a new one is synthesized and tested without a change here.
+PROFILES = tuple(PROFILE_REGISTRY)
 
 use_project_node()
 

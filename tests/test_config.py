@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from config import PROFILES, ProfileError, get_profile
-from config.profiles import LOG_RETENTION_DAYS
+from config.profiles import LOG_RETENTION_DAYS, derive, registry
 from tests.conftest import run_synth
 
 
@@ -56,6 +56,45 @@ def test_bad_lifecycle_value_names_the_nested_key() -> None:
 
 
 def test_unknown_profile_fails_synth_with_the_choices(tmp_path) -> None:
-    result = run_synth(tmp_path, "profile=staging", offline=False)
+    # Profile names are lower-case letters and digits (validated), so this one can never exist.
+    result = run_synth(tmp_path, "profile=no such profile", offline=False)
     assert result.returncode != 0
-    assert "key 'profile' is 'staging'; allowed: one of ['dev', 'prod']" in result.stderr
+    assert f"key 'profile' is 'no such profile'; allowed: one of {sorted(PROFILES)}" in result.stderr
+
+
+def test_a_derived_profile_changes_only_what_it_overrides() -> None:
+    dev = PROFILES["dev"]
+    derived = derive(dev, name="derived", vpc_cidr="10.30.0.0/16", serving={"instance_count": 2})
+    assert derived.serving.instance_count == 2 and derived.vpc_cidr == "10.30.0.0/16"
+    assert derived.serving.instance_type == dev.serving.instance_type
+    assert dataclasses.replace(derived, name="dev", vpc_cidr=dev.vpc_cidr, serving=dev.serving) == dev
+    assert registry(dev, derived)["derived"] is derived
+
+
+def test_prod_is_dev_with_its_overrides() -> None:
+    assert PROFILES["prod"].ingest != PROFILES["dev"].ingest
+    assert PROFILES["prod"].serving.promotion_schedule == PROFILES["dev"].serving.promotion_schedule
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"vpc": "10.30.0.0/16"}, "vpc"),
+        ({"serving": {"instance_cout": 2}}, "serving.instance_cout"),
+        ({"serving": {"instance_count": 0}}, "serving.instance_count"),
+    ],
+)
+def test_a_bad_derivation_names_the_key(overrides: dict, key: str) -> None:
+    with pytest.raises(ProfileError) as err:
+        derive(PROFILES["dev"], name="derived", **overrides)
+    assert err.value.key == key and err.value.profile == "derived"
+
+
+def test_two_profiles_cannot_share_a_name() -> None:
+    with pytest.raises(ProfileError, match="a name no other profile has"):
+        registry(PROFILES["dev"], derive(PROFILES["prod"], name="dev"))
+
+
+def test_a_profile_name_that_cannot_name_a_glue_database_is_refused() -> None:
+    with pytest.raises(ProfileError, match="key 'name'"):
+        derive(PROFILES["dev"], name="no such profile")

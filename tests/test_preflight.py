@@ -9,12 +9,14 @@ import pytest
 from botocore.stub import Stubber
 
 from config import get_profile
+from config.profiles import PROFILES, derive
 from ops import preflight
 from ops.assembly import LAMBDA_UNRESERVED_MINIMUM, Assembly
 from ops.report import FAIL, PASS, exit_code
 
 ACCOUNT = "123456789012"
 LAMBDAS = Path(__file__).resolve().parents[1] / "lambdas"
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/LakeAdmin"
 EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-eu-west-1"
 
 
@@ -185,7 +187,7 @@ def test_quota_names_follow_service_quotas(ops_prod: Assembly) -> None:
 
 
 def test_ready_account_passes(ops_prod: Assembly) -> None:
-    profile = get_profile("prod")
+    profile = derive(get_profile("prod"), name="prod", alarm_emails=("ops@example.com",), lake_admin_arns=(ADMIN,))
     with Account() as acct:
         queue_bootstrap(acct)
         queue_lake(acct, admins=[])
@@ -295,3 +297,26 @@ def test_main_prints_the_table(ops_dev: Assembly, capsys) -> None:
     assert code == 0, out
     assert "bootstrap version" in out and "PASS" in out and "ml.m5.large for endpoint usage" in out
     assert "this profile reserves none" in out
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_a_profile_that_keeps_its_data_refuses_to_deploy_without_contacts(name: str, capsys) -> None:
+    # `make deploy` runs exactly this before `cdk deploy`; synth of the same profile only warns.
+    profile = PROFILES[name]
+    code = preflight.main(["--profile", name, "--contacts-only"])
+    out = capsys.readouterr().out
+    if profile.retain_data and not (profile.alarm_emails and profile.lake_admin_arns):
+        assert code == 1, out
+        assert "FAIL" in out and "alarm_emails" in out and "lake_admin_arns" in out
+    else:
+        assert code == 0, out
+
+
+def test_contacts_fail_only_where_data_is_kept() -> None:
+    for base in (get_profile("dev"), get_profile("prod")):
+        checks = preflight.check_contacts(derive(base, name="x", alarm_emails=(), lake_admin_arns=()))
+        assert {c.status for c in checks} == {FAIL if base.retain_data else "WARN"}
+        assert {c.found.rsplit(" ", 1)[-1] for c in checks} == {"alarm_emails", "lake_admin_arns"}
+        assert all("config/profiles.py" in c.action for c in checks)
+    ready = derive(get_profile("prod"), name="x", alarm_emails=("ops@example.com",), lake_admin_arns=(ADMIN,))
+    assert [c.status for c in preflight.check_contacts(ready)] == [PASS]

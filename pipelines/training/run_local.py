@@ -20,10 +20,18 @@ from pipelines.training.registry import gate, register_local
 MODEL_PACKAGE_GROUP = "churn"
 
 
+def _step(message: str) -> None:
+    # Progress on stderr: the steps take minutes together, and stdout carries the JSON result.
+    print(f"pipeline-local: {message}", file=sys.stderr, flush=True)
+
+
 def run(curated: Path, work: Path, *, trials: int = 15, min_auc: float = 0.75, seed: int = 7) -> dict:
+    _step(f"preprocess {curated} (split, encode, EDA report)")
     report = preprocess.run(curated, work / "preprocess", seed=seed)
+    _step(f"Bayesian search over XGBoost hyperparameters: {trials} trials")
     booster, tuning = tune_local.tune(work / "preprocess" / "train", work / "preprocess" / "validation", trials, seed)
     tune_local.save_model(booster, work / "model")
+    _step("evaluate the best model on the test split, then the quality gate")
     metrics = evaluate.evaluate(work / "model", work / "preprocess" / "test", work / "evaluation")
     evaluation = json.loads((work / "evaluation" / "evaluation.json").read_text())
     passed, reason = gate(evaluation, min_auc)
@@ -36,6 +44,7 @@ def run(curated: Path, work: Path, *, trials: int = 15, min_auc: float = 0.75, s
     if not passed:
         result["registered"] = None
         return result
+    _step("monitoring baselines and local registration")
     baseline.run(work / "preprocess" / "baseline", work / "evaluation", work / "baselines")
     target = register_local(
         work / "registry", MODEL_PACKAGE_GROUP, work / "model" / "model.tar.gz", work / "evaluation",

@@ -131,7 +131,8 @@ CATALOG: tuple[Metrics, ...] = (
     ),
     _row(
         "MlPlatform/Monitoring",
-        "DriftedFeatures PredictionDriftDetected MissingGroundTruth ReportPublished MinAuc JobFailed",
+        "DriftedFeatures PredictionDriftDetected MissingGroundTruth ReportPublished MinAuc JobFailed BaselineMissing "
+        "NoCapturedData",
         [["Endpoint"]],
         "lambdas/monitoring_publisher/logic.py",
     ),

@@ -17,9 +17,11 @@ from constructs import Construct
 
 from lambdas.monitoring_publisher.logic import BUSINESS_METRIC, NAMESPACE
 from ml_constructs.ab_endpoint import VARIANTS
+from ml_constructs.drift_job import PortableDriftJob
 from ml_constructs.events import MAX_EVENT_AGE, DeadLetterQueue, object_created
 from ml_constructs.lambdas import PythonFunction
-from ml_constructs.monitoring import REPORTS_PREFIX, ModelMonitorSchedules, PortableDriftJob
+from ml_constructs.model_monitor import ModelMonitorSchedules
+from ml_constructs.monitoring import BASELINE_PREFIX, REPORTS_PREFIX
 from pipelines.training.features import FEATURES
 from stacks.base import PlatformStack
 
@@ -91,11 +93,27 @@ class MonitoringStack(PlatformStack):
             "security_group": self.security_group,
         }
         if settings.engine == "portable":
-            self.engine: PortableDriftJob | ModelMonitorSchedules = PortableDriftJob(self, "DriftJob", **engine_args)
+            starter = {"vpc": vpc, "subnets": workload_subnets, "logs_key": logs_key,
+                       "api_cidr": self.profile.vpc_cidr, **self.function_settings}  # fmt: skip
+            self.engine: PortableDriftJob | ModelMonitorSchedules = PortableDriftJob(
+                self, "DriftJob", **engine_args, function=starter, alarm_topic=alarm_topic
+            )
         else:
             self.engine = ModelMonitorSchedules(self, "ModelMonitor", **engine_args)
         self.business_metric = f"{NAMESPACE}|{BUSINESS_METRIC}"
 
+        environment, baselines = {"ENDPOINT_NAME": endpoint_name}, []
+        if isinstance(self.engine, ModelMonitorSchedules):
+            # A failed execution before any baseline was published is a first run, not a failure.
+            environment["BASELINES_URI"] = artifact_bucket.s3_url_for_object(BASELINE_PREFIX)
+            baselines.append(
+                iam.PolicyStatement(
+                    sid="ListBaselines",
+                    actions=["s3:ListBucket"],
+                    resources=[artifact_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{BASELINE_PREFIX}*"]}},
+                )
+            )
         self.dead_letters = DeadLetterQueue(self, "EventDeadLetters", purpose="the monitoring publisher's rules")
         self.publisher = PythonFunction(
             self,
@@ -105,7 +123,7 @@ class MonitoringStack(PlatformStack):
             vpc=vpc,
             subnets=workload_subnets,
             logs_key=logs_key,
-            environment={"ENDPOINT_NAME": endpoint_name},
+            environment=environment,
             **self.function_settings,
             api_cidr=self.profile.vpc_cidr,
             statements=[
@@ -115,6 +133,7 @@ class MonitoringStack(PlatformStack):
                     resources=["*"],
                     conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
                 ),
+                *baselines,
             ],
         )
         self.publisher.role.iam_role.add_managed_policy(monitoring_reports_policy)

@@ -148,7 +148,9 @@ def test_the_drift_job_is_a_scheduled_network_isolated_processing_job(assembly: 
     props = schedule["Properties"]
     assert props["ScheduleExpression"] == settings.schedule
     target = props["Target"]
-    assert target["Arn"] == "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
+    # The starter function, which leaves out inputs without data (SageMaker starts no job on an empty prefix).
+    assert target["Arn"]["Fn::GetAtt"][0].startswith("DriftJobStarterFunction")
+    assert target["Input"]["Fn::Join"][1][0].startswith('{"request":{')
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0 and "Arn" in target["DeadLetterConfig"]
     text = json.dumps(target["Input"])
     for required in ('\\"EnableNetworkIsolation\\":true', '\\"EnableInterContainerTrafficEncryption\\":true',
@@ -157,16 +159,29 @@ def test_the_drift_job_is_a_scheduled_network_isolated_processing_job(assembly: 
         assert required in text, required
 
 
-def test_the_scheduler_role_starts_only_drift_jobs_and_passes_only_the_job_role(assembly: Assembly) -> None:
+def test_the_scheduler_invokes_only_the_starter_which_starts_only_drift_jobs(assembly: Assembly) -> None:
     policies = assembly.resources("monitoring", "AWS::IAM::ManagedPolicy")
-    (scheduler,) = [p for k, p in policies.items() if k.startswith("DriftJobSchedulerRole")]
-    statements = scheduler["Properties"]["PolicyDocument"]["Statement"]
-    actions = sorted(a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
-    assert actions == ["iam:PassRole", "sagemaker:AddTags", "sagemaker:CreateProcessingJob", "sqs:SendMessage"]
-    start = next(s for s in statements if s.get("Sid") == "Start")
+
+    def statements_of(prefix: str) -> list[dict]:
+        (policy,) = [p for k, p in policies.items() if k.startswith(prefix)]
+        return policy["Properties"]["PolicyDocument"]["Statement"]
+
+    def actions(statements: list[dict]) -> list[str]:
+        return sorted(a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+
+    scheduler = statements_of("DriftJobSchedulerRole")
+    assert actions(scheduler) == ["lambda:InvokeFunction", "sqs:SendMessage"]
+    invoke = next(s for s in scheduler if s.get("Sid") == "Invoke")
+    assert "DriftJobStarterFunction" in json.dumps(invoke["Resource"])
+    starter = [s for s in statements_of("DriftJobStarterExecutionRole") if s.get("Sid")]
+    start = next(s for s in starter if s["Sid"] == "Start")
+    assert sorted(start["Action"]) == ["sagemaker:AddTags", "sagemaker:CreateProcessingJob"]
     assert f"processing-job/mlops-{assembly.profile}-drift-*" in json.dumps(start["Resource"])
-    passing = next(s for s in statements if s.get("Sid") == "PassJobRole")
+    passing = next(s for s in starter if s["Sid"] == "PassJobRole")
     assert "DriftJobJobRole" in json.dumps(passing["Resource"])
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    listing = next(s for s in starter if s["Sid"] == "ListInputs")
+    assert listing["Action"] == "s3:ListBucket" and listing["Condition"]["StringLike"]["s3:prefix"] == ["monitoring/*"]
 
 
 def test_retraining_alarms_exist_under_the_prefix_the_training_rule_listens_for(assembly: Assembly) -> None:
@@ -175,7 +190,7 @@ def test_retraining_alarms_exist_under_the_prefix_the_training_rule_listens_for(
                 if "alarmName" in r["Properties"].get("EventPattern", {}).get("detail", {})]  # fmt: skip
     assert prefixes
     alarms = assembly.resources("monitoring", "AWS::CloudWatch::Alarm").values()
-    names = [a["Properties"]["AlarmName"] for a in alarms]
+    names = [a["Properties"].get("AlarmName", "") for a in alarms]
     for kind in ("data-drift", "prediction-drift", "model-quality"):
         assert any(n == f"{prefixes[0]}{kind}" for n in names), kind
     assert not any(n.startswith(prefixes[0]) for n in names if "ground-truth" in n or "job-failed" in n)

@@ -20,6 +20,10 @@ from ml_constructs.monitoring import (
     monitoring_job_role,
 )
 
+# The analyzer publishes its CloudWatch metrics only when asked (the SDK's enable_cloudwatch_metrics=True
+# sets this): https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-cw.html
+METRICS = {"publish_cloudwatch_metrics": "Enabled"}
+
 
 class ModelMonitorSchedules(Construct):
     """SageMaker Model Monitor on the endpoint: data-quality and model-quality job definitions and schedules.
@@ -100,7 +104,7 @@ class ModelMonitorSchedules(Construct):
             self,
             "DataQuality",
             role_arn=self.role.iam_role.role_arn,
-            data_quality_app_specification=dq.DataQualityAppSpecificationProperty(image_uri=image),
+            data_quality_app_specification=dq.DataQualityAppSpecificationProperty(image_uri=image, environment=METRICS),
             data_quality_baseline_config=dq.DataQualityBaselineConfigProperty(
                 constraints_resource=dq.ConstraintsResourceProperty(
                     s3_uri=baseline("model-monitor/data-quality/constraints.json")
@@ -121,7 +125,7 @@ class ModelMonitorSchedules(Construct):
             "ModelQuality",
             role_arn=self.role.iam_role.role_arn,
             model_quality_app_specification=mq.ModelQualityAppSpecificationProperty(
-                image_uri=image, problem_type="BinaryClassification"
+                image_uri=image, problem_type="BinaryClassification", environment=METRICS
             ),
             model_quality_baseline_config=mq.ModelQualityBaselineConfigProperty(
                 constraints_resource=mq.ConstraintsResourceProperty(s3_uri=baseline("model-quality/constraints.json"))

@@ -219,7 +219,8 @@ def test_the_dashboard_covers_endpoint_promotion_pipeline_ingest_etl_and_drift(a
     (dashboard,) = assembly.resources("monitoring", "AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     for needle in ("Invocations", "ModelLatency", "PromotionDecisions", "ExecutionFailed",
-                   "IteratorAgeMilliseconds", "RecordsFailed", "glue.driver", "DriftedFeatures", "Auc"):  # fmt: skip
+                   "IteratorAgeMilliseconds", "RecordsFailed", "glue.driver", "RejectedRows", "CuratedRows", "DriftedFeatures",
+                   "Auc", "BaselineMissing", "NoCapturedData"):  # fmt: skip
         assert needle in body, needle
 
 
@@ -273,6 +274,9 @@ def test_model_monitor_jobs_are_isolated_encrypted_and_in_the_vpc(model_monitor:
     assert "VolumeKmsKeyId" in props["JobResources"]["ClusterConfig"]
     assert "KmsKeyId" in props[f"{kind}JobOutputConfig"]
     assert "sagemaker-model-monitor-analyzer" in json.dumps(props[f"{kind}AppSpecification"])
+    # Without it the analyzer publishes no CloudWatch metric and every alarm below watches nothing (the SDK's
+    # enable_cloudwatch_metrics=True sets exactly this variable).
+    assert props[f"{kind}AppSpecification"]["Environment"] == {"publish_cloudwatch_metrics": "Enabled"}
     schedules = model_monitor.resources("monitoring", "AWS::SageMaker::MonitoringSchedule").values()
     assert kind in [s["Properties"]["MonitoringScheduleConfig"]["MonitoringType"] for s in schedules]
 
@@ -292,6 +296,26 @@ def test_model_monitor_alarms_use_its_namespaces_metric_names_and_dimensions(mod
                           else metric["MetricName"]))  # fmt: skip
     assert ("aws/sagemaker/Endpoints/data-metrics", "feature") in seen
     assert ("aws/sagemaker/Endpoints/model-metrics", "auc") in seen
+    # Model Monitor names headerless CSV columns _c0, _c1... and the baseline follows it (baseline.positional):
+    # its per-feature metric is feature_baseline_drift__c<i>, one alarm input per feature.
+    from pipelines.training.baseline import positional
+    from pipelines.training.features import FEATURES
+    from posture.metrics_catalog import emitted
+
+    columns = positional({"features": [{"name": f} for f in FEATURES]})["features"]
+    drift = {
+        m["MetricStat"]["Metric"]["MetricName"]
+        for a in alarms
+        for m in a.get("Metrics", [])
+        if "MetricStat" in m and m["MetricStat"]["Metric"]["Namespace"] == "aws/sagemaker/Endpoints/data-metrics"
+    }
+    assert drift == {f"feature_baseline_drift_{c['name']}" for c in columns}
+    for alarm in alarms:
+        for metric in [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m] + (
+            [alarm] if "MetricName" in alarm else []
+        ):
+            dims = {d["Name"] for d in metric.get("Dimensions", [])}
+            assert emitted(metric["Namespace"], metric["MetricName"], dims), (alarm["AlarmName"], metric["MetricName"])
     names = [a["AlarmName"] for a in alarms]
     assert "mlops-prod-retrain-model-quality" in names and any(
         n.startswith("mlops-prod-retrain-data-drift") for n in names

@@ -13,19 +13,16 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config import MonitoringSettings
-from ml_constructs.ab_endpoint import DATA_CAPTURE_PREFIX
+from ml_constructs.drift_request import drift_job_request
 from ml_constructs.events import MAX_EVENT_AGE, RETRIES, DeadLetterQueue
 from ml_constructs.iam import ManagedRole, account_service
 from ml_constructs.lambdas import AsyncInvocation, PythonFunction
 from ml_constructs.monitoring import (
-    BASELINE_PREFIX,
-    GROUND_TRUTH_PREFIX,
     MONITORING_PREFIX,
-    PROCESSING,
     REPORTS_PREFIX,
     monitoring_job_role,
 )
-from ml_constructs.training_pipeline import CODE_BUNDLE, xgboost_image
+from ml_constructs.training_pipeline import CODE_BUNDLE
 
 
 class PortableDriftJob(Construct):
@@ -140,104 +137,11 @@ class PortableDriftJob(Construct):
             ],
         )
 
-        def s3_input(input_name: str, prefix: str, local: str, mode: str = "File") -> dict:
-            return {
-                "InputName": input_name,
-                "S3Input": {
-                    "S3Uri": bucket.s3_url_for_object(prefix),
-                    "LocalPath": local,
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": mode,
-                    "S3DataDistributionType": "FullyReplicated",
-                },
-            }
-
-        arguments = [
-            "--endpoint",
-            endpoint_name,
-            "--end",
-            scheduler.ContextAttribute.scheduled_time,
-            "--window-hours",
-            str(settings.window_hours),
-            "--js",
-            str(settings.js_threshold),
-            "--psi",
-            str(settings.psi_threshold),
-            "--violation-rate",
-            str(settings.violation_rate),
-            "--auc-floor",
-            str(settings.auc_floor),
-            "--label-delay-hours",
-            str(settings.label_delay_hours),
-            "--min-samples",
-            str(settings.min_samples),
-        ]
-        request = {
-            "ProcessingJobName": f"{self.job_name_prefix}-{scheduler.ContextAttribute.execution_id}",
-            "RoleArn": self.role.iam_role.role_arn,
-            "AppSpecification": {
-                "ImageUri": xgboost_image(stack.region),
-                "ContainerEntrypoint": ["python3", "-m", "pipelines.monitoring.drift"],
-                "ContainerArguments": arguments,
-            },
-            # The code ships as one zip; Python imports straight from it.
-            "Environment": {"PYTHONPATH": f"{PROCESSING}/input/code/{code.s3_object_key}"},
-            "ProcessingInputs": [
-                {
-                    "InputName": "code",
-                    "S3Input": {
-                        "S3Uri": code.s3_object_url,
-                        "LocalPath": f"{PROCESSING}/input/code",
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                        "S3DataDistributionType": "FullyReplicated",
-                    },
-                },
-                # FastFile streams on read: the job opens only its window's hour folders.
-                s3_input(
-                    "capture",
-                    f"{DATA_CAPTURE_PREFIX}{endpoint_name}/",
-                    f"{PROCESSING}/input/capture/{endpoint_name}",
-                    "FastFile",
-                ),
-                s3_input(
-                    "ground-truth",
-                    f"{GROUND_TRUTH_PREFIX}{endpoint_name}/",
-                    f"{PROCESSING}/input/ground-truth",
-                    "FastFile",
-                ),
-                s3_input("baseline", BASELINE_PREFIX, f"{PROCESSING}/input/baseline"),
-            ],
-            "ProcessingOutputConfig": {
-                "KmsKeyId": key.key_arn,
-                "Outputs": [
-                    {
-                        "OutputName": "report",
-                        "S3Output": {
-                            "S3Uri": bucket.s3_url_for_object(
-                                f"{self.reports_prefix}{scheduler.ContextAttribute.execution_id}"
-                            ),
-                            "LocalPath": f"{PROCESSING}/output",
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ],
-            },
-            "ProcessingResources": {
-                "ClusterConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": settings.instance_type,
-                    "VolumeSizeInGB": 30,
-                    "VolumeKmsKeyId": key.key_arn,
-                }
-            },
-            "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_minutes * 60},
-            "NetworkConfig": {
-                "EnableNetworkIsolation": True,
-                "EnableInterContainerTrafficEncryption": True,
-                "VpcConfig": {"SecurityGroupIds": [security_group.security_group_id], "Subnets": subnets},
-            },
-        }
+        request = drift_job_request(
+            job_name_prefix=self.job_name_prefix, role_arn=self.role.iam_role.role_arn, region=stack.region, code=code,
+            settings=settings, endpoint_name=endpoint_name, bucket=bucket, key=key, reports_prefix=self.reports_prefix,
+            security_group_id=security_group.security_group_id, subnets=subnets,
+        )  # fmt: skip
         self.schedule = scheduler.CfnSchedule(
             self,
             "Schedule",

@@ -181,7 +181,7 @@ def scheduled_drift_request(image_python: Path, dev) -> dict:
     return event["request"]
 
 
-def test_a_first_drift_run_without_baselines_or_labels_reports_so_in_the_image(
+def test_a_first_monitoring_run_without_baselines_or_labels_reports_so_in_the_image(
     image_python: Path, dev, tmp_path: Path
 ) -> None:
     """Before the first approval (no baselines) and the first labels: the request as the starter sends it."""

@@ -4,7 +4,8 @@ A metric is its namespace, name and exact dimension set: an alarm on a dimension
 service never publishes watches nothing and stays in INSUFFICIENT_DATA (or, with
 ``treat_missing_data``, in whatever state that picks) forever. Each row cites the page that
 lists it; the platform's own rows cite the handler that emits them (a test runs the handlers
-and checks their EMF output against these rows).
+and checks their EMF output against these rows), or the construct whose log metric filters do.
+A name ending in "*" stands for every name with that prefix (per-feature metrics).
 """
 
 from __future__ import annotations
@@ -87,6 +88,26 @@ CATALOG: tuple[Metrics, ...] = (
         [["RuleName"], ["EventBusName", "RuleName"]],
         "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html",
     ),
+    # SageMaker Model Monitor (publish_cloudwatch_metrics=Enabled in the job's environment, emit_metrics in the
+    # baseline constraints). Per-feature names end in the analyzer's column name ("*": any suffix); for a real-time
+    # endpoint the dimensions are Endpoint and MonitoringSchedule (the interpreting page's "EndpointName and
+    # ScheduleName" contradicts the BYOC page and the SDK's own dashboards, which use Endpoint and MonitoringSchedule:
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-cloudwatch.html).
+    _row(
+        "aws/sagemaker/Endpoints/data-metrics",
+        "feature_baseline_drift_* feature_non_null_* feature_data_*",
+        [["Endpoint", "MonitoringSchedule"]],
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-interpreting-cloudwatch.html",
+    ),
+    _row(
+        "aws/sagemaker/Endpoints/model-metrics",
+        "auc f1 f2 f0_5 precision recall accuracy true_positive_rate true_negative_rate false_positive_rate "
+        "false_negative_rate",
+        [["Endpoint", "MonitoringSchedule"]],
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-metrics.html",
+    ),
+    # The ETL's run-summary line, counted by metric filters on the job's output log (no dimensions).
+    _row("MlPlatform/Etl", "RejectedRows CuratedRows", [[]], "ml_constructs/etl_metrics.py"),
     # The platform's own Powertools metrics: Powertools adds the "service" dimension to every metric.
     _row(
         "MlPlatform/Ingest",
@@ -131,7 +152,8 @@ CATALOG: tuple[Metrics, ...] = (
     ),
     _row(
         "MlPlatform/Monitoring",
-        "DriftedFeatures PredictionDriftDetected MissingGroundTruth ReportPublished MinAuc JobFailed",
+        "DriftedFeatures PredictionDriftDetected MissingGroundTruth ReportPublished MinAuc JobFailed BaselineMissing "
+        "NoCapturedData",
         [["Endpoint"]],
         "lambdas/monitoring_publisher/logic.py",
     ),
@@ -141,6 +163,7 @@ CATALOG: tuple[Metrics, ...] = (
 def emitted(namespace: str, name: str, dimensions: set[str] | frozenset[str]) -> Metrics | None:
     """The catalog row that says ``name`` is published in ``namespace`` with exactly ``dimensions``."""
     for row in CATALOG:
-        if row.namespace == namespace and name in row.names and frozenset(dimensions) in row.dimension_sets:
+        named = name in row.names or any(n.endswith("*") and name.startswith(n[:-1]) for n in row.names)
+        if row.namespace == namespace and named and frozenset(dimensions) in row.dimension_sets:
             return row
     return None

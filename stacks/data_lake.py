@@ -13,6 +13,7 @@ from config.profiles import missing_contacts
 from ml_constructs import AccessLogsBucket, SecureBucket
 from ml_constructs.ab_endpoint import DATA_CAPTURE_PREFIX
 from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
+from ml_constructs.etl_metrics import EtlRunMetrics
 from ml_constructs.glue_etl import CURATED_PREFIX, ChurnCatalogAndEtl
 from ml_constructs.iam import ManagedRole
 from ml_constructs.lake import GovernedLake
@@ -135,6 +136,10 @@ class DataLakeStack(PlatformStack):
             raw_events_prefix=RAW_EVENTS_PREFIX,
             alarm_topic=alarm_topic,
         )
+        self.etl_metrics = EtlRunMetrics(
+            self, "EtlRunMetrics", job=self.etl.job, log_group_prefix=f"/aws-glue/jobs/{prefix.replace('_', '-')}-etl",
+            logs_key=self.logs_key, retention=self.log_retention, removal_policy=removal,
+        )  # fmt: skip
         self.analyst_role = self._analyst_access(prefix.replace("_", "-"))
 
         self.training_data_policy = BucketAccessPolicy(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration
-from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import CfnOutput
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -16,16 +14,15 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from lambdas.monitoring_publisher.logic import BUSINESS_METRIC, NAMESPACE
-from ml_constructs.ab_endpoint import VARIANTS
+from ml_constructs.drift_job import PortableDriftJob
 from ml_constructs.events import MAX_EVENT_AGE, DeadLetterQueue, object_created
 from ml_constructs.lambdas import PythonFunction
-from ml_constructs.monitoring import REPORTS_PREFIX, ModelMonitorSchedules, PortableDriftJob
+from ml_constructs.model_monitor import ModelMonitorSchedules
+from ml_constructs.monitoring import BASELINE_PREFIX, REPORTS_PREFIX
+from ml_constructs.monitoring_alarms import MonitoringAlarms
+from ml_constructs.ops_dashboard import ops_dashboard
 from pipelines.training.features import FEATURES
 from stacks.base import PlatformStack
-
-MODEL_MONITOR_DATA = "aws/sagemaker/Endpoints/data-metrics"
-MODEL_MONITOR_MODEL = "aws/sagemaker/Endpoints/model-metrics"
-_ALARM_METRICS_PER_EXPRESSION = 10  # a metric-math alarm takes at most 10 metrics
 
 
 class MonitoringStack(PlatformStack):
@@ -91,11 +88,27 @@ class MonitoringStack(PlatformStack):
             "security_group": self.security_group,
         }
         if settings.engine == "portable":
-            self.engine: PortableDriftJob | ModelMonitorSchedules = PortableDriftJob(self, "DriftJob", **engine_args)
+            starter = {"vpc": vpc, "subnets": workload_subnets, "logs_key": logs_key,
+                       "api_cidr": self.profile.vpc_cidr, **self.function_settings}  # fmt: skip
+            self.engine: PortableDriftJob | ModelMonitorSchedules = PortableDriftJob(
+                self, "DriftJob", **engine_args, function=starter, alarm_topic=alarm_topic
+            )
         else:
             self.engine = ModelMonitorSchedules(self, "ModelMonitor", **engine_args)
         self.business_metric = f"{NAMESPACE}|{BUSINESS_METRIC}"
 
+        environment, baselines = {"ENDPOINT_NAME": endpoint_name}, []
+        if isinstance(self.engine, ModelMonitorSchedules):
+            # A failed execution before any baseline was published is a first run, not a failure.
+            environment["BASELINES_URI"] = artifact_bucket.s3_url_for_object(BASELINE_PREFIX)
+            baselines.append(
+                iam.PolicyStatement(
+                    sid="ListBaselines",
+                    actions=["s3:ListBucket"],
+                    resources=[artifact_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{BASELINE_PREFIX}*"]}},
+                )
+            )
         self.dead_letters = DeadLetterQueue(self, "EventDeadLetters", purpose="the monitoring publisher's rules")
         self.publisher = PythonFunction(
             self,
@@ -105,7 +118,7 @@ class MonitoringStack(PlatformStack):
             vpc=vpc,
             subnets=workload_subnets,
             logs_key=logs_key,
-            environment={"ENDPOINT_NAME": endpoint_name},
+            environment=environment,
             **self.function_settings,
             api_cidr=self.profile.vpc_cidr,
             statements=[
@@ -115,6 +128,7 @@ class MonitoringStack(PlatformStack):
                     resources=["*"],
                     conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
                 ),
+                *baselines,
             ],
         )
         self.publisher.role.iam_role.add_managed_policy(monitoring_reports_policy)
@@ -144,320 +158,23 @@ class MonitoringStack(PlatformStack):
                 targets=[target],
             )
 
-        self.alarms: dict[str, cw.Alarm] = {}
+        alarms = MonitoringAlarms(self, name=name, topic=alarm_topic, settings=settings, endpoint_name=endpoint_name,
+                                  retrain_prefix=retrain_alarm_prefix)  # fmt: skip
+        if isinstance(self.engine, PortableDriftJob):
+            alarms.portable(self.engine.dead_letters.queue)
+        else:
+            alarms.model_monitor(data_quality_schedule=self.engine.data_quality_schedule_name,
+                                 model_quality_schedule=self.engine.model_quality_schedule_name,
+                                 features=list(FEATURES))  # fmt: skip
+        alarms.common(self.dead_letters.queue)
+        self.alarms = alarms.alarms
         self.retrain_alarm_prefix = retrain_alarm_prefix
-        self._alarms(name, settings, alarm_topic)
         self.retrain_alarm_names = sorted(n for n in self.alarms if n.startswith(retrain_alarm_prefix))
-        self.dashboard = self._dashboard(name, endpoint_name, pipeline_name, ingest_stream, etl_job_name)
+        self.dashboard = ops_dashboard(
+            self, name=name, endpoint_name=endpoint_name, pipeline_name=pipeline_name, stream=ingest_stream,
+            etl_job_name=etl_job_name, alarms=list(self.alarms.values()),
+            title=f"# ML operations ({self.profile.name})\nEndpoint, promotion, pipeline, ingest, ETL and monitoring "
+            f"({settings.engine} engine).",
+        )  # fmt: skip
         CfnOutput(self, "MonitoringEngine", value=settings.engine)
         CfnOutput(self, "BusinessMetric", value=self.business_metric)
-
-    def _alarm(
-        self,
-        topic: sns.ITopic,
-        alarm_name: str,
-        description: str,
-        metric: cw.IMetric,
-        *,
-        threshold: float,
-        comparison: cw.ComparisonOperator,
-        missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING,
-        construct_id: str | None = None,
-    ) -> cw.Alarm:
-        alarm = cw.Alarm(
-            self,
-            construct_id or alarm_name.removeprefix(f"mlops-{self.profile.name}-").title().replace("-", ""),
-            alarm_name=alarm_name,
-            alarm_description=description,
-            metric=metric,
-            threshold=threshold,
-            comparison_operator=comparison,
-            evaluation_periods=1,
-            treat_missing_data=missing,
-        )
-        alarm.add_alarm_action(cw_actions.SnsAction(topic))
-        self.alarms[alarm_name] = alarm
-        return alarm
-
-    def _alarms(self, name: str, settings, topic: sns.ITopic) -> None:
-        ge = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-        retrain = self.retrain_alarm_prefix
-        hour, day = Duration.hours(1), Duration.days(1)
-        if isinstance(self.engine, PortableDriftJob):
-            endpoint = {"Endpoint": self.endpoint_name}
-
-            def metric(metric_name: str, statistic: str, period: Duration = hour) -> cw.Metric:
-                return cw.Metric(
-                    namespace=NAMESPACE,
-                    metric_name=metric_name,
-                    dimensions_map=endpoint,
-                    statistic=statistic,
-                    period=period,
-                )
-
-            self._alarm(
-                topic,
-                f"{retrain}data-drift",
-                "At least one feature drifted from the training baseline",
-                metric("DriftedFeatures", "Maximum"),
-                threshold=1,
-                comparison=ge,
-            )
-            self._alarm(
-                topic,
-                f"{retrain}prediction-drift",
-                "The score distribution drifted from the baseline",
-                metric("PredictionDriftDetected", "Maximum"),
-                threshold=1,
-                comparison=ge,
-            )
-            self._alarm(
-                topic,
-                f"{retrain}model-quality",
-                f"AUC of a variant fell below {settings.auc_floor}",
-                metric("MinAuc", "Minimum"),
-                threshold=settings.auc_floor,
-                comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-            )
-            self._alarm(
-                topic,
-                f"{name}-monitoring-missing-ground-truth",
-                f"Fewer than {settings.min_samples} labels joined for a variant with traffic: quality unjudged",
-                metric("MissingGroundTruth", "Maximum"),
-                threshold=1,
-                comparison=ge,
-            )
-            self._alarm(
-                topic,
-                f"{name}-monitoring-no-report",
-                "No drift report was published for a day",
-                metric("ReportPublished", "Sum", day),
-                threshold=1,
-                comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                missing=cw.TreatMissingData.BREACHING,
-            )
-            dlq = self.engine.dead_letters.queue
-            self._alarm(
-                topic,
-                f"{name}-monitoring-schedule-dead-letters",
-                "The scheduler could not start the drift job",
-                dlq.metric_approximate_number_of_messages_visible(statistic="Maximum", period=Duration.minutes(5)),
-                threshold=1,
-                comparison=ge,
-            )
-        else:
-            schedule = {"Endpoint": self.endpoint_name, "MonitoringSchedule": self.engine.data_quality_schedule_name}
-            features = list(FEATURES)
-            for n, start in enumerate(range(0, len(features), _ALARM_METRICS_PER_EXPRESSION)):
-                chunk = features[start : start + _ALARM_METRICS_PER_EXPRESSION]
-                expression = cw.MathExpression(
-                    expression=f"MAX([{', '.join(f'm{i}' for i in range(len(chunk)))}])",
-                    using_metrics={
-                        f"m{i}": cw.Metric(
-                            namespace=MODEL_MONITOR_DATA,
-                            metric_name=f"feature_baseline_drift_{f}",
-                            dimensions_map=schedule,
-                            statistic="Maximum",
-                            period=hour,
-                        )
-                        for i, f in enumerate(chunk)
-                    },
-                    period=hour,
-                    label=f"Largest baseline drift of features {chunk[0]}..{chunk[-1]}",
-                )
-                self._alarm(
-                    topic,
-                    f"{retrain}data-drift-{n + 1}",
-                    f"Model Monitor: a feature among {chunk[0]}..{chunk[-1]} drifted from the baseline",
-                    expression,
-                    threshold=settings.js_threshold,
-                    comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    construct_id=f"DataDrift{n + 1}",
-                )
-            quality = {"Endpoint": self.endpoint_name, "MonitoringSchedule": self.engine.model_quality_schedule_name}
-            auc = cw.Metric(
-                namespace=MODEL_MONITOR_MODEL,
-                metric_name="auc",
-                dimensions_map=quality,
-                statistic="Minimum",
-                period=day,
-            )
-            self._alarm(
-                topic,
-                f"{retrain}model-quality",
-                f"Model Monitor: AUC fell below {settings.auc_floor}",
-                auc,
-                threshold=settings.auc_floor,
-                comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-            )
-            self._alarm(
-                topic,
-                f"{name}-monitoring-missing-ground-truth",
-                "Model Monitor published no AUC for a day (no ground truth merged)",
-                auc,
-                threshold=0,
-                comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                missing=cw.TreatMissingData.BREACHING,
-                construct_id="MissingGroundTruth",
-            )
-        self._alarm(
-            topic,
-            f"{name}-monitoring-job-failed",
-            "A monitoring job failed or was stopped",
-            cw.Metric(
-                namespace=NAMESPACE,
-                metric_name="JobFailed",
-                dimensions_map={"Endpoint": self.endpoint_name},
-                statistic="Sum",
-                period=hour,
-            ),
-            threshold=1,
-            comparison=ge,
-        )
-        self._alarm(
-            topic,
-            f"{name}-monitoring-publisher-dead-letters",
-            "Monitoring events could not be delivered",
-            self.dead_letters.queue.metric_approximate_number_of_messages_visible(
-                statistic="Maximum", period=Duration.minutes(5)
-            ),
-            threshold=1,
-            comparison=ge,
-        )
-
-    def _dashboard(
-        self, name: str, endpoint_name: str, pipeline_name: str, stream: kinesis.IStream, etl_job_name: str
-    ) -> cw.Dashboard:
-        five = Duration.minutes(5)
-        hour = Duration.hours(1)
-
-        def variant_metric(metric_name: str, variant: str, statistic: str = "Sum") -> cw.Metric:
-            return cw.Metric(
-                namespace="AWS/SageMaker",
-                metric_name=metric_name,
-                statistic=statistic,
-                period=five,
-                dimensions_map={"EndpointName": endpoint_name, "VariantName": variant},
-                label=f"{variant} {metric_name}",
-            )
-
-        def monitoring(metric_name: str, variant: str, statistic: str = "Maximum") -> cw.Metric:
-            return cw.Metric(
-                namespace=NAMESPACE,
-                metric_name=metric_name,
-                statistic=statistic,
-                period=hour,
-                dimensions_map={"Endpoint": endpoint_name, "Variant": variant},
-                label=f"{variant} {metric_name}",
-            )
-
-        def serving(metric_name: str) -> cw.Metric:
-            return cw.Metric(
-                namespace="MlPlatform/Serving",
-                metric_name=metric_name,
-                statistic="Sum",
-                period=hour,
-                dimensions_map={"service": "ab_promotion"},
-                label=metric_name,
-            )
-
-        def pipeline(metric_name: str) -> cw.Metric:
-            return cw.Metric(
-                namespace="AWS/Sagemaker/ModelBuildingPipeline",
-                metric_name=metric_name,
-                statistic="Sum",
-                period=hour,
-                dimensions_map={"PipelineName": pipeline_name},
-                label=metric_name,
-            )
-
-        def ingest(metric_name: str) -> cw.Metric:
-            return cw.Metric(
-                namespace="MlPlatform/Ingest",
-                metric_name=metric_name,
-                statistic="Sum",
-                period=Duration.minutes(15),
-                dimensions_map={"service": "firehose_transform"},
-            )
-
-        width = 8
-        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{name}-ml-operations")
-        dashboard.add_widgets(
-            cw.TextWidget(
-                markdown=f"# ML operations ({self.profile.name})\nEndpoint, promotion, pipeline, ingest, "
-                f"ETL and monitoring ({self.profile.monitoring.engine} engine).",
-                width=24,
-                height=2,
-            ),
-        )
-        dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Invocations per variant", width=width, left=[variant_metric("Invocations", v) for v in VARIANTS]
-            ),
-            cw.GraphWidget(
-                title="5XX errors per variant",
-                width=width,
-                left=[variant_metric("Invocation5XXErrors", v) for v in VARIANTS],
-            ),
-            cw.GraphWidget(
-                title="Model latency p99 per variant (us)",
-                width=width,
-                left=[variant_metric("ModelLatency", v, "p99") for v in VARIANTS],
-            ),
-        )
-        dashboard.add_widgets(
-            cw.GraphWidget(
-                title="A/B promotion decisions and errors",
-                width=width,
-                left=[serving("PromotionDecisions"), serving("PromotionErrors")],
-            ),
-            cw.GraphWidget(
-                title="Training pipeline executions",
-                width=width,
-                left=[pipeline(m) for m in ("ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed")],
-            ),
-            cw.GraphWidget(
-                title="Ingest lag (ms) and failed-record ratio",
-                width=width,
-                left=[stream.metric_get_records_iterator_age_milliseconds(statistic="Maximum", period=five)],
-                right=[
-                    cw.MathExpression(
-                        expression="IF((ok + failed) > 0, failed / (ok + failed), 0)",
-                        using_metrics={"ok": ingest("RecordsOk"), "failed": ingest("RecordsFailed")},
-                        period=Duration.minutes(15),
-                        label="failed-record ratio",
-                    )
-                ],
-            ),
-        )
-        dashboard.add_widgets(
-            cw.GraphWidget(
-                title="ETL job failed tasks (the ETL publishes no rejects metric yet)",
-                width=width,
-                left=[
-                    cw.Metric(
-                        namespace="Glue",
-                        metric_name="glue.driver.aggregate.numFailedTasks",
-                        statistic="Sum",
-                        period=hour,
-                        dimensions_map={"JobName": etl_job_name, "JobRunId": "ALL", "Type": "count"},
-                    )
-                ],
-            ),
-            cw.GraphWidget(
-                title="Drifted features and prediction drift per variant",
-                width=width,
-                left=[monitoring("DriftedFeatures", v) for v in VARIANTS],
-                right=[monitoring("PredictionDrift", v) for v in VARIANTS],
-            ),
-            cw.GraphWidget(
-                title="AUC and data-quality violations per variant",
-                width=width,
-                left=[monitoring("Auc", v, "Minimum") for v in VARIANTS],
-                right=[monitoring("QualityViolations", v) for v in VARIANTS],
-            ),
-        )
-        dashboard.add_widgets(
-            cw.AlarmStatusWidget(title="Monitoring alarms", width=24, alarms=list(self.alarms.values()))
-        )
-        return dashboard

@@ -161,10 +161,8 @@ def test_bootstrap_model_served_by_the_container_matches_evaluation(
     assert served["variant"] == "champion"
 
 
-def test_the_scheduled_drift_job_runs_in_the_image_as_the_schedule_starts_it(
-    image_python: Path, dev, tmp_path: Path
-) -> None:
-    """The monitoring schedule's own CreateProcessingJob request, run on simulated capture in the image."""
+def scheduled_drift_request(image_python: Path, dev) -> dict:
+    """The monitoring schedule's own CreateProcessingJob request (what it hands the starter), for one run."""
     from pipelines.monitoring import simulate
     from posture.contracts.model import Assembly as ContractModel
 
@@ -177,9 +175,48 @@ def test_the_scheduled_drift_job_runs_in_the_image_as_the_schedule_starts_it(
     (schedule,) = [s for s in model.resources("AWS::Scheduler::Schedule") if "monitoring" in s.stack]
     text = model.props(schedule)["Target"]["Input"]
     end = simulate.END.strftime("%Y-%m-%dT%H:%M:%SZ")
-    request = json.loads(
+    event = json.loads(
         text.replace("<aws.scheduler.scheduled-time>", end).replace("<aws.scheduler.execution-id>", "run1")
     )
+    return event["request"]
+
+
+def test_a_first_monitoring_run_without_baselines_or_labels_reports_so_in_the_image(
+    image_python: Path, dev, tmp_path: Path
+) -> None:
+    """Before the first approval (no baselines) and the first labels: the request as the starter sends it."""
+    from lambdas.monitoring_starter.logic import with_data
+    from pipelines.monitoring import simulate
+
+    request = scheduled_drift_request(image_python, dev)
+    arguments = request["AppSpecification"]["ContainerArguments"]
+    endpoint = arguments[arguments.index("--endpoint") + 1]
+    simulate.main(["--out", str(tmp_path / "sim"), "--endpoint", endpoint, "--rows", "600"])
+    run = LocalPipeline({"Parameters": [], "Steps": []}, tmp_path / "run", IMAGE_BIN)
+    inputs = {item["InputName"]: item["S3Input"]["S3Uri"] for item in request["ProcessingInputs"]}
+    definition_for(tmp_path)
+    run.put(inputs["code"], tmp_path / "bundle.zip")
+    run.upload_folder(tmp_path / "sim" / "capture" / endpoint, inputs["capture"])
+    # As scheduled, SageMaker refuses the empty prefixes (the local runner does the same).
+    with pytest.raises(StepFailed, match="finds nothing"):
+        run._processing({"Name": "Drift", "Type": "Processing", "Arguments": request})
+    started, dropped = with_data(request, lambda uri: run.download_prefix(uri, tmp_path / "listed") > 0)
+    assert dropped == ["ground-truth", "baseline"]
+    run._processing({"Name": "Drift", "Type": "Processing", "Arguments": started})
+    (output,) = request["ProcessingOutputConfig"]["Outputs"]
+    report = json.loads(run.local(f"{output['S3Output']['S3Uri'].rstrip('/')}/report.json").read_text())
+    assert report["status"] == "no-baseline"
+    assert {v["status"] for v in report["variants"].values()} == {"no-baseline"}
+    assert {v["model_quality"]["status"] for v in report["variants"].values()} == {"no-ground-truth"}
+
+
+def test_the_scheduled_drift_job_runs_in_the_image_as_the_schedule_starts_it(
+    image_python: Path, dev, tmp_path: Path
+) -> None:
+    """The monitoring schedule's own CreateProcessingJob request, run on simulated capture in the image."""
+    from pipelines.monitoring import simulate
+
+    request = scheduled_drift_request(image_python, dev)
     arguments = request["AppSpecification"]["ContainerArguments"]
     endpoint = arguments[arguments.index("--endpoint") + 1]
 

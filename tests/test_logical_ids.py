@@ -22,6 +22,7 @@ PINNED = {
         "ChurnEtlRawDatabase07F2ED5E": "AWS::Glue::Database",
         "ChurnEtlCuratedDatabase6FBC9650": "AWS::Glue::Database",
         "ChurnEtlCuratedTable3BE4DE42": "AWS::Glue::Table",
+        "EtlRunMetricsOutputLogs0CC5D34C": "AWS::Logs::LogGroup",
     },
     "network": {
         "FlowLogKey162F5411": "AWS::KMS::Key",

@@ -148,7 +148,9 @@ def test_the_drift_job_is_a_scheduled_network_isolated_processing_job(assembly: 
     props = schedule["Properties"]
     assert props["ScheduleExpression"] == settings.schedule
     target = props["Target"]
-    assert target["Arn"] == "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
+    # The starter function, which leaves out inputs without data (SageMaker starts no job on an empty prefix).
+    assert target["Arn"]["Fn::GetAtt"][0].startswith("DriftJobStarterFunction")
+    assert target["Input"]["Fn::Join"][1][0].startswith('{"request":{')
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0 and "Arn" in target["DeadLetterConfig"]
     text = json.dumps(target["Input"])
     for required in ('\\"EnableNetworkIsolation\\":true', '\\"EnableInterContainerTrafficEncryption\\":true',
@@ -157,16 +159,29 @@ def test_the_drift_job_is_a_scheduled_network_isolated_processing_job(assembly: 
         assert required in text, required
 
 
-def test_the_scheduler_role_starts_only_drift_jobs_and_passes_only_the_job_role(assembly: Assembly) -> None:
+def test_the_scheduler_invokes_only_the_starter_which_starts_only_drift_jobs(assembly: Assembly) -> None:
     policies = assembly.resources("monitoring", "AWS::IAM::ManagedPolicy")
-    (scheduler,) = [p for k, p in policies.items() if k.startswith("DriftJobSchedulerRole")]
-    statements = scheduler["Properties"]["PolicyDocument"]["Statement"]
-    actions = sorted(a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
-    assert actions == ["iam:PassRole", "sagemaker:AddTags", "sagemaker:CreateProcessingJob", "sqs:SendMessage"]
-    start = next(s for s in statements if s.get("Sid") == "Start")
+
+    def statements_of(prefix: str) -> list[dict]:
+        (policy,) = [p for k, p in policies.items() if k.startswith(prefix)]
+        return policy["Properties"]["PolicyDocument"]["Statement"]
+
+    def actions(statements: list[dict]) -> list[str]:
+        return sorted(a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+
+    scheduler = statements_of("DriftJobSchedulerRole")
+    assert actions(scheduler) == ["lambda:InvokeFunction", "sqs:SendMessage"]
+    invoke = next(s for s in scheduler if s.get("Sid") == "Invoke")
+    assert "DriftJobStarterFunction" in json.dumps(invoke["Resource"])
+    starter = [s for s in statements_of("DriftJobStarterExecutionRole") if s.get("Sid")]
+    start = next(s for s in starter if s["Sid"] == "Start")
+    assert sorted(start["Action"]) == ["sagemaker:AddTags", "sagemaker:CreateProcessingJob"]
     assert f"processing-job/mlops-{assembly.profile}-drift-*" in json.dumps(start["Resource"])
-    passing = next(s for s in statements if s.get("Sid") == "PassJobRole")
+    passing = next(s for s in starter if s["Sid"] == "PassJobRole")
     assert "DriftJobJobRole" in json.dumps(passing["Resource"])
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    listing = next(s for s in starter if s["Sid"] == "ListInputs")
+    assert listing["Action"] == "s3:ListBucket" and listing["Condition"]["StringLike"]["s3:prefix"] == ["monitoring/*"]
 
 
 def test_retraining_alarms_exist_under_the_prefix_the_training_rule_listens_for(assembly: Assembly) -> None:
@@ -175,7 +190,7 @@ def test_retraining_alarms_exist_under_the_prefix_the_training_rule_listens_for(
                 if "alarmName" in r["Properties"].get("EventPattern", {}).get("detail", {})]  # fmt: skip
     assert prefixes
     alarms = assembly.resources("monitoring", "AWS::CloudWatch::Alarm").values()
-    names = [a["Properties"]["AlarmName"] for a in alarms]
+    names = [a["Properties"].get("AlarmName", "") for a in alarms]
     for kind in ("data-drift", "prediction-drift", "model-quality"):
         assert any(n == f"{prefixes[0]}{kind}" for n in names), kind
     assert not any(n.startswith(prefixes[0]) for n in names if "ground-truth" in n or "job-failed" in n)
@@ -204,7 +219,8 @@ def test_the_dashboard_covers_endpoint_promotion_pipeline_ingest_etl_and_drift(a
     (dashboard,) = assembly.resources("monitoring", "AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     for needle in ("Invocations", "ModelLatency", "PromotionDecisions", "ExecutionFailed",
-                   "IteratorAgeMilliseconds", "RecordsFailed", "glue.driver", "DriftedFeatures", "Auc"):  # fmt: skip
+                   "IteratorAgeMilliseconds", "RecordsFailed", "glue.driver", "RejectedRows", "CuratedRows", "DriftedFeatures",
+                   "Auc", "BaselineMissing", "NoCapturedData"):  # fmt: skip
         assert needle in body, needle
 
 
@@ -258,6 +274,9 @@ def test_model_monitor_jobs_are_isolated_encrypted_and_in_the_vpc(model_monitor:
     assert "VolumeKmsKeyId" in props["JobResources"]["ClusterConfig"]
     assert "KmsKeyId" in props[f"{kind}JobOutputConfig"]
     assert "sagemaker-model-monitor-analyzer" in json.dumps(props[f"{kind}AppSpecification"])
+    # Without it the analyzer publishes no CloudWatch metric and every alarm below watches nothing (the SDK's
+    # enable_cloudwatch_metrics=True sets exactly this variable).
+    assert props[f"{kind}AppSpecification"]["Environment"] == {"publish_cloudwatch_metrics": "Enabled"}
     schedules = model_monitor.resources("monitoring", "AWS::SageMaker::MonitoringSchedule").values()
     assert kind in [s["Properties"]["MonitoringScheduleConfig"]["MonitoringType"] for s in schedules]
 
@@ -277,6 +296,26 @@ def test_model_monitor_alarms_use_its_namespaces_metric_names_and_dimensions(mod
                           else metric["MetricName"]))  # fmt: skip
     assert ("aws/sagemaker/Endpoints/data-metrics", "feature") in seen
     assert ("aws/sagemaker/Endpoints/model-metrics", "auc") in seen
+    # Model Monitor names headerless CSV columns _c0, _c1... and the baseline follows it (baseline.positional):
+    # its per-feature metric is feature_baseline_drift__c<i>, one alarm input per feature.
+    from pipelines.training.baseline import positional
+    from pipelines.training.features import FEATURES
+    from posture.metrics_catalog import emitted
+
+    columns = positional({"features": [{"name": f} for f in FEATURES]})["features"]
+    drift = {
+        m["MetricStat"]["Metric"]["MetricName"]
+        for a in alarms
+        for m in a.get("Metrics", [])
+        if "MetricStat" in m and m["MetricStat"]["Metric"]["Namespace"] == "aws/sagemaker/Endpoints/data-metrics"
+    }
+    assert drift == {f"feature_baseline_drift_{c['name']}" for c in columns}
+    for alarm in alarms:
+        for metric in [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m] + (
+            [alarm] if "MetricName" in alarm else []
+        ):
+            dims = {d["Name"] for d in metric.get("Dimensions", [])}
+            assert emitted(metric["Namespace"], metric["MetricName"], dims), (alarm["AlarmName"], metric["MetricName"])
     names = [a["AlarmName"] for a in alarms]
     assert "mlops-prod-retrain-model-quality" in names and any(
         n.startswith("mlops-prod-retrain-data-drift") for n in names

@@ -14,13 +14,20 @@ logger = Logger()
 _s3 = boto3.client("s3")
 _cloudwatch = boto3.client("cloudwatch")
 ENDPOINT = os.environ["ENDPOINT_NAME"]
+# Set for the Model Monitor engine: where its baselines must be ("s3://bucket/prefix").
+BASELINES = os.environ.get("BASELINES_URI")
+
+
+def _baseline_published() -> bool:
+    bucket, _, prefix = BASELINES.removeprefix("s3://").partition("/")
+    return _s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0) > 0
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     try:
         if event.get("source") == "aws.sagemaker":
-            data = job_failure_metrics(event, ENDPOINT)
+            data = job_failure_metrics(event, ENDPOINT, _baseline_published if BASELINES else None)
         else:
             bucket, key = report_location(event)
             data = report_metrics(read_report(_s3, bucket, key))

@@ -9,21 +9,29 @@ reads each report when it lands and publishes, in one namespace:
 - per variant and feature (Endpoint, Variant, Feature): FeatureDrift (JS distance), FeaturePsi;
 - per endpoint (Endpoint), what the alarms watch: DriftedFeatures and
   PredictionDriftDetected (worst variant), MinAuc (worst judged variant),
-  MissingGroundTruth (1 when a variant with traffic could not be judged), ReportPublished;
+  MissingGroundTruth (1 when a variant with traffic could not be judged), ReportPublished, and
+  what a run could not judge: BaselineMissing (no baselines yet: none before the first approved
+  model) and NoCapturedData (no traffic captured in the window);
 - the A/B promotion's business metric: VariantAuc with EndpointName and VariantName,
   the dimensions the promotion queries (SageMaker's own).
 
-A failed or stopped job (SageMaker's state-change event) publishes JobFailed.
+A failed or stopped job (SageMaker's state-change event) publishes JobFailed, except the two
+first-run cases of a Model Monitor execution, which are no failure of the monitoring: no
+capture in its window (FailureReason "Job inputs had no data") publishes NoCapturedData, and a
+failure while no baseline has been published yet publishes BaselineMissing.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 NAMESPACE = "MlPlatform/Monitoring"
 BUSINESS_METRIC = "VariantAuc"
 REPORT_NAME = "report.json"
+# Model Monitor's FailureReason for an execution whose window holds no captured data.
+NO_CAPTURE_REASON = "Job inputs had no data"
 _BATCH = 500  # PutMetricData takes up to 1,000 metrics per call
 
 
@@ -97,20 +105,31 @@ def report_metrics(report: dict) -> list[Datum]:
         Datum("PredictionDriftDetected", worst_prediction, top),
         Datum("MissingGroundTruth", missing, top),
         Datum("ReportPublished", 1, top, "Count"),
+        Datum("BaselineMissing", int(report.get("status") == "no-baseline"), top, "Count"),
+        Datum("NoCapturedData", int(report.get("status") == "no-data"), top, "Count"),
     ]
     if aucs:
         data.append(Datum("MinAuc", min(aucs), top))
     return data
 
 
-def job_failure_metrics(event: dict, endpoint: str) -> list[Datum]:
-    """JobFailed for a SageMaker Processing Job State Change event of a failed or stopped drift job."""
+def job_failure_metrics(
+    event: dict, endpoint: str, baseline_published: Callable[[], bool] | None = None
+) -> list[Datum]:
+    """JobFailed for a SageMaker Processing Job State Change event of a failed or stopped monitoring job;
+    NoCapturedData or BaselineMissing for a Model Monitor execution that had nothing to judge
+    (``baseline_published`` tells whether baselines exist; None: not asked)."""
     if event.get("source") != "aws.sagemaker" or event.get("detail-type") != "SageMaker Processing Job State Change":
         raise BadEvent(f"not a processing job state change: {event.get('source')}/{event.get('detail-type')}")
     status = (event.get("detail") or {}).get("ProcessingJobStatus")
     if status not in ("Failed", "Stopped"):
         raise BadEvent(f"job status {status!r} is not a failure")
-    return [Datum("JobFailed", 1, (("Endpoint", endpoint),), "Count")]
+    top = (("Endpoint", endpoint),)
+    if status == "Failed" and NO_CAPTURE_REASON in str(event["detail"].get("FailureReason") or ""):
+        return [Datum("NoCapturedData", 1, top, "Count")]
+    if status == "Failed" and baseline_published is not None and not baseline_published():
+        return [Datum("BaselineMissing", 1, top, "Count")]
+    return [Datum("JobFailed", 1, top, "Count")]
 
 
 def publish(cloudwatch, data: list[Datum]) -> int:

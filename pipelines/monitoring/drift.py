@@ -15,6 +15,9 @@ Per variant of the endpoint:
   at least ``min_samples`` labels with both classes are joined.
 
 Writes ``report.json`` and ``report.html`` (inline SVG charts) to the output folder.
+A run with nothing to judge still writes them, saying why: ``status`` "no-baseline" (no
+baselines yet: none before the first approved model), "no-data" (no capture in the window),
+a variant's model quality "no-ground-truth" (no labels joined yet).
 Runs as a SageMaker Processing job (paths under /opt/ml/processing) and here:
 
     python -m pipelines.monitoring.drift --capture data/monitoring/capture --baseline data/pipeline/baselines \\
@@ -148,7 +151,7 @@ def model_quality(capture: Capture, labels: dict[str, float], limits: Thresholds
     return result
 
 
-def variant_report(capture: Capture, quality_capture: Capture, labels: dict[str, float], baselines: dict,
+def variant_report(capture: Capture, quality_capture: Capture, labels: dict[str, float], baselines: dict | None,
                    limits: Thresholds) -> dict:  # fmt: skip
     frame = pd.DataFrame(capture.features, columns=list(FEATURES))
     report: dict = {
@@ -159,6 +162,8 @@ def variant_report(capture: Capture, quality_capture: Capture, labels: dict[str,
     }
     if capture.rows == 0:
         report["status"] = "no-data"
+    elif baselines is None:
+        report["status"] = "no-baseline"
     else:
         report["status"] = "ok"
         report["data_drift"] = data_drift(baselines["drift"], frame, limits)
@@ -171,7 +176,10 @@ def variant_report(capture: Capture, quality_capture: Capture, labels: dict[str,
     return report
 
 
-def load_baselines(path: Path) -> dict:
+def load_baselines(path: Path) -> dict | None:
+    """The baselines, or None before the first approved model's baselines were published."""
+    if not (path / "drift" / "baseline.json").is_file() or not (path / "data-quality" / "constraints.json").is_file():
+        return None
     return {
         "drift": json.loads((path / "drift" / "baseline.json").read_text()),
         "constraints": json.loads((path / "data-quality" / "constraints.json").read_text()),
@@ -207,10 +215,13 @@ def run(capture_root: Path, baseline: Path, output: Path, endpoint: str, end: da
             capture if delay.total_seconds() == 0 else read_capture(window_files(root, quality_start, quality_end), len(FEATURES))
         )  # fmt: skip
         report["variants"][variant] = variant_report(capture, quality_capture, labels, baselines, limits)
+    with_rows = [v for v in report["variants"].values() if v["rows"] > 0]
+    # What the run could judge: nothing without baselines, nothing without traffic.
+    report["status"] = "no-baseline" if baselines is None else "ok" if with_rows else "no-data"
     report["summary"] = summarize(report)
     output.mkdir(parents=True, exist_ok=True)
     (output / "report.json").write_text(json.dumps(report, indent=2))
-    (output / "report.html").write_text(render_html(report, baselines["drift"]))
+    (output / "report.html").write_text(render_html(report, baselines["drift"] if baselines else {}))
     return report
 
 
@@ -258,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = args.ground_truth if args.ground_truth.is_dir() else None
     report = run(args.capture, args.baseline, args.output, args.endpoint, args.end, args.window_hours, limits, truth)
     paths = {"report": str(args.output / "report.json"), "html": str(args.output / "report.html")}
-    print(json.dumps({**paths, "summary": report["summary"]}, indent=2))
+    print(json.dumps({**paths, "status": report["status"], "summary": report["summary"]}, indent=2))
     return 0
 
 

@@ -46,6 +46,11 @@ def render_html(report: dict, baseline: dict) -> str:
         f"{report['quality_window']['start']} to {report['quality_window']['end']}. "
         "Bars: baseline (grey) vs window (orange).</p>",
     ]
+    status = report.get("status", "ok")
+    if status != "ok":
+        reason = {"no-baseline": "no baselines yet (published at the first model approval)",
+                  "no-data": "no captured traffic in the window"}.get(status, status)  # fmt: skip
+        out.append(f"<p><b>Nothing judged: {escape(reason)}.</b></p>")
     for variant, r in report["variants"].items():
         out.append(f"<h2>Variant {escape(variant)}</h2>")
         out.append(

@@ -123,6 +123,16 @@ def _create_model(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
     return needs
 
 
+def _create_processing_job(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
+    needs = [
+        ("sagemaker:CreateProcessingJob", e.arn("sagemaker", f"processing-job/{p['ProcessingJobName'].lower()}"), {})
+    ]
+    needs.append(("iam:PassRole", p["RoleArn"], {"iam:PassedToService": "sagemaker.amazonaws.com"}))
+    if p.get("Tags"):
+        needs.append(("sagemaker:AddTags", needs[0][1], {}))
+    return needs
+
+
 def _create_endpoint_config(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
     needs = [
         ("sagemaker:CreateEndpointConfig", e.arn("sagemaker", f"endpoint-config/{p['EndpointConfigName'].lower()}"), {})
@@ -207,6 +217,7 @@ OPERATIONS: dict[str, Rule] = {
     "sagemaker.DescribeModelPackage": _model_package,
     "sagemaker.CreateModel": _create_model,
     "sagemaker.CreateEndpointConfig": _create_endpoint_config,
+    "sagemaker.CreateProcessingJob": _create_processing_job,
     "sagemaker.UpdateEndpoint": _update_endpoint,
     "cloudformation.DescribeStacks": _stack("cloudformation:DescribeStacks"),
     "cloudformation.UpdateStack": _stack("cloudformation:UpdateStack"),

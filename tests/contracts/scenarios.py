@@ -175,3 +175,21 @@ def firehose_event() -> dict:
             "region": "eu-west-1",
             "records": [{"recordId": "r1", "approximateArrivalTimestamp": 1764072000000,
                          "data": base64.b64encode(json.dumps(record).encode()).decode()}]}  # fmt: skip
+
+
+def drift_schedule_event(asm: Assembly) -> dict:
+    """What EventBridge Scheduler hands the drift job's starter: the schedule's input, context filled in."""
+    (schedule,) = [s for s in asm.resources("AWS::Scheduler::Schedule") if "monitoring" in s.stack]
+    text = asm.props(schedule)["Target"]["Input"]
+    text = text.replace("<aws.scheduler.scheduled-time>", "2026-07-01T00:00:00Z")
+    return json.loads(text.replace("<aws.scheduler.execution-id>", "3f2a9c1e-run"))
+
+
+def starter_responses(asm: Assembly, env: dict) -> dict:
+    """Every monitoring/ prefix holds data: the starter passes the whole request on."""
+    return {
+        "s3.ListObjectsV2": {"KeyCount": 1, "Contents": [{"Key": "monitoring/x"}]},
+        "sagemaker.CreateProcessingJob": {
+            "ProcessingJobArn": f"arn:aws:sagemaker:eu-west-1:{asm.account}:processing-job/mlops-dev-drift-3f2a9c1e-run"
+        },
+    }

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from posture.contracts.model import Assembly
 from posture.metrics_catalog import CATALOG, emitted
 from tests.contracts import scenarios
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # A dimension whose value names a resource: the resource type it must name (and the attribute).
 DIMENSION_TARGETS = {
@@ -98,11 +101,18 @@ def test_every_alarm_dimension_names_a_real_resource(model) -> None:
 def test_catalog_rows_cite_a_source() -> None:
     for row in CATALOG:
         assert row.names and row.dimension_sets
-        assert row.source.startswith("https://docs.aws.amazon.com/") or row.source.startswith("lambdas/")
+        assert row.source.startswith(("https://docs.aws.amazon.com/", "lambdas/", "ml_constructs/"))
+        assert row.source.startswith("https://") or (ROOT / row.source).is_file(), row.source
     # A dimension set is exact: an endpoint metric without its variant is a different, unpublished metric.
     assert emitted("AWS/SageMaker", "Invocations", {"EndpointName", "VariantName"})
     assert not emitted("AWS/SageMaker", "Invocations", {"EndpointName"})
     assert not emitted("AWS/Glue", "glue.driver.aggregate.numFailedTasks", {"JobName", "JobRunId", "Type"})
+    # A prefix row matches its per-feature names only, with the exact dimensions.
+    assert emitted(
+        "aws/sagemaker/Endpoints/data-metrics", "feature_baseline_drift__c3", {"Endpoint", "MonitoringSchedule"}
+    )
+    assert not emitted("aws/sagemaker/Endpoints/data-metrics", "feature_baseline_drift__c3", {"EndpointName"})
+    assert not emitted("aws/sagemaker/Endpoints/data-metrics", "baseline_drift__c3", {"Endpoint", "MonitoringSchedule"})
 
 
 def _emf(out: str) -> set[tuple[str, str, frozenset[str]]]:

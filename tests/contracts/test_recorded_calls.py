@@ -65,6 +65,23 @@ def test_model_deployer_calls_are_allowed_reachable_and_admitted(
     assert not problems, "\n".join(problems)
 
 
+def test_monitoring_starter_calls_are_allowed_reachable_and_admitted(
+    model, monkeypatch, fake_aws_credentials, lambda_context
+):
+    """The schedule's own input: the starter lists each data input and starts the job, passing its role."""
+    event = scenarios.drift_schedule_event(model)
+    run = scenarios.run_handler(
+        model, monkeypatch, "monitoring_starter", event, lambda_context, scenarios.starter_responses
+    )
+    assert run.result["outcome"] == "started", run.result
+    lists = [c for c in run.recorder.calls if c.operation == "ListObjectsV2"]
+    assert sorted(c.params["Prefix"].split("/")[1] for c in lists) == ["baselines", "data-capture", "ground-truth"]
+    (create,) = [c for c in run.recorder.calls if c.operation == "CreateProcessingJob"]
+    assert create.params == event["request"]
+    problems = _problems(model, run)
+    assert not problems, "\n".join(problems)
+
+
 def test_firehose_transform_makes_no_aws_call(model, monkeypatch, fake_aws_credentials, lambda_context):
     run = scenarios.run_handler(model, monkeypatch, "firehose_transform", scenarios.firehose_event(), lambda_context)
     assert [r["result"] for r in run.result["records"]] == ["Ok"], run.result
@@ -98,6 +115,12 @@ def test_calls_map_to_the_iam_requests_aws_evaluates() -> None:
     update = _needs("sagemaker", "UpdateEndpoint", EndpointName="E", EndpointConfigName="C",
                     DeploymentConfig={"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "a"}]}})  # fmt: skip
     assert ("cloudwatch:DescribeAlarms", "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:a") in [n[:2] for n in update]
+    job = _needs("sagemaker", "CreateProcessingJob", ProcessingJobName="Drift-1", RoleArn="arn:aws:iam::1:role/j")
+    assert [n[:2] for n in job] == [
+        ("sagemaker:CreateProcessingJob", "arn:aws:sagemaker:eu-west-1:123456789012:processing-job/drift-1"),
+        ("iam:PassRole", "arn:aws:iam::1:role/j"),
+    ]
+    assert job[1][2]["iam:PassedToService"] == "sagemaker.amazonaws.com"
     metric = _needs("cloudwatch", "PutMetricData", Namespace="MlPlatform/X", MetricData=[])
     assert metric[0][2]["cloudwatch:namespace"] == "MlPlatform/X"
     with pytest.raises(UnknownOperation):

@@ -40,6 +40,7 @@ import os
 import pkgutil
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 DEFAULT = "churn"
 KINDS = ("id", "timestamp", "date", "integer", "double", "category", "label")
@@ -173,6 +174,29 @@ class PartitionKey:
         return HIVE_TYPES[self.type]
 
 
+_COMPARE = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def _comparable(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
 @dataclass(frozen=True)
 class Rule:
     """A cross-field rule every valid record keeps: ``left op right`` (two fields of comparable
@@ -191,6 +215,19 @@ class Rule:
 
     def reason(self) -> str:
         return self.message or f"{self.left} must be {self.op} {self.right}"
+
+    def holds(self, left: object, right: object) -> bool:
+        """Whether two values keep the rule; a missing side keeps it (completeness is checked apart).
+
+        Dates and ISO strings compare as instants (a date at midnight UTC, a naive time as UTC).
+        """
+        a, b = _comparable(left), _comparable(right)
+        if a is None or b is None:
+            return True
+        try:
+            return bool(_COMPARE[self.op](a, b))
+        except TypeError:
+            return False
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,8 @@ def test_specs_are_frozen() -> None:
     ("change", "message"),
     [
         (lambda d: d.update(colour="red"), "unknown key 'colour'"),
+        (lambda d: field_of(d, "region").update(name="date"), "field 'date': the name is a Spark SQL word"),
+        (lambda d: field_of(d, "region").update(name="model_score"), "starts with model_"),
         (lambda d: field_of(d, "age").update(kind="number"), "field 'age': kind 'number' is not one of"),
         (lambda d: field_of(d, "age").pop("domain"), "field 'age': a integer field needs a domain"),
         (lambda d: field_of(d, "age").update(domain=[120, 18]), "field 'age': domain: low 120 is above high 18"),

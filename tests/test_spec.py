@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import os
 import re
 import subprocess
 import sys
@@ -276,3 +278,24 @@ def test_the_spec_loads_from_a_zip_as_glue_ships_it(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     where, label, known = result.stdout.split()
     assert where.startswith(str(archive)) and label == "malignant" and set(known.split(",")) == set(SHIPPED)
+
+
+# --- selection: the profile's dataset, -c dataset=NAME ------------------------------------------
+
+
+def test_a_profile_names_a_known_data_set() -> None:
+    from config import get_profile
+    from config.profiles import ProfileError
+
+    assert get_profile("dev").dataset == "churn"
+    with pytest.raises(ProfileError, match=r"key 'dataset' is 'nope'; allowed: .*'breast_cancer', 'churn'"):
+        dataclasses.replace(get_profile("dev"), dataset="nope")
+
+
+def test_an_unknown_data_set_on_the_command_line_fails_naming_the_known_ones(tmp_path: Path) -> None:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"dataset": "nope"}), "CDK_OUTDIR": str(tmp_path)}
+    root = Path(__file__).parents[1]
+    result = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "key 'dataset' is 'nope'" in result.stderr and "'breast_cancer', 'churn'" in result.stderr
+    assert not list(tmp_path.glob("*.template.json"))

@@ -211,7 +211,7 @@ class Rule:
     @property
     def expression(self) -> str:
         """The rule as a Spark SQL condition (true when the record keeps it)."""
-        return f"{self.left} {'=' if self.op == '=' else self.op} {self.right}"
+        return f"{self.left} {self.op} {self.right}"
 
     def reason(self) -> str:
         return self.message or f"{self.left} must be {self.op} {self.right}"

@@ -3,6 +3,11 @@
 # `make help` lists the targets (the `## ` comment on each target's line).
 
 PROFILE ?= dev
+# The data set (pipelines/data/datasets/<name>.json): empty means the profile's own (`dataset`, churn).
+# Passed to the CDK app as `-c dataset=...` and exported, so tests and local runs read the same spec.
+DATASET ?=
+export DATASET
+CDK_DATASET := $(if $(DATASET),-c dataset=$(DATASET))
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
@@ -67,21 +72,26 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 	$(VENV)/bin/npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(LAYER_STAMP): requirements-lambda.txt constraints.txt pipelines/__init__.py pipelines/data/__init__.py pipelines/data/schema.py | $(PY_STAMP)
+# The data-set specs ship beside spec.py (it reads them with pkgutil, so a folder or a zip both work).
+SPEC_FILES := pipelines/data/spec.py $(wildcard pipelines/data/datasets/*.json)
+
+$(LAYER_STAMP): requirements-lambda.txt constraints.txt pipelines/__init__.py pipelines/data/__init__.py $(SPEC_FILES) | $(PY_STAMP)
 	@echo "make: building the Lambda layer in .build/lambda-layer (arm64 wheels for Python 3.14, no Docker)"
-	rm -rf $(LAYER) && mkdir -p $(LAYER)/python/pipelines/data
+	rm -rf $(LAYER) && mkdir -p $(LAYER)/python/pipelines/data/datasets
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile --target $(LAYER)/python \
 		--platform manylinux2014_aarch64 --implementation cp --python-version 3.14 --only-binary=:all: \
 		-r requirements-lambda.txt -c constraints.txt
 	rm -rf $(LAYER)/python/bin
 	cp pipelines/__init__.py $(LAYER)/python/pipelines/
-	cp pipelines/data/__init__.py pipelines/data/schema.py $(LAYER)/python/pipelines/data/
+	cp pipelines/data/__init__.py pipelines/data/spec.py $(LAYER)/python/pipelines/data/
+	cp pipelines/data/datasets/*.json $(LAYER)/python/pipelines/data/datasets/
 	touch $@
 
-$(CODE_BUNDLE_STAMP): pipelines/__init__.py pipelines/data/__init__.py pipelines/data/schema.py $(wildcard pipelines/training/*.py) $(wildcard pipelines/monitoring/*.py)
-	rm -rf $(CODE_BUNDLE) && mkdir -p $(CODE_BUNDLE)/pipelines/data $(CODE_BUNDLE)/pipelines/training $(CODE_BUNDLE)/pipelines/monitoring
+$(CODE_BUNDLE_STAMP): pipelines/__init__.py pipelines/data/__init__.py $(SPEC_FILES) $(wildcard pipelines/data/schema.py) $(wildcard pipelines/training/*.py) $(wildcard pipelines/monitoring/*.py)
+	rm -rf $(CODE_BUNDLE) && mkdir -p $(CODE_BUNDLE)/pipelines/data/datasets $(CODE_BUNDLE)/pipelines/training $(CODE_BUNDLE)/pipelines/monitoring
 	cp pipelines/__init__.py $(CODE_BUNDLE)/pipelines/
-	cp pipelines/data/__init__.py pipelines/data/schema.py $(CODE_BUNDLE)/pipelines/data/
+	cp pipelines/data/__init__.py pipelines/data/spec.py $(wildcard pipelines/data/schema.py) $(CODE_BUNDLE)/pipelines/data/
+	cp pipelines/data/datasets/*.json $(CODE_BUNDLE)/pipelines/data/datasets/
 	cp $(patsubst %,pipelines/training/%.py,$(TRAINING_MODULES)) $(CODE_BUNDLE)/pipelines/training/
 	cp $(patsubst %,pipelines/monitoring/%.py,$(MONITORING_MODULES)) $(CODE_BUNDLE)/pipelines/monitoring/
 	touch $@
@@ -109,7 +119,7 @@ pipeline-definition: $(SDK_STAMP) ## regenerate pipelines/training/definition.js
 synth: install ## synthesize every stack of PROFILE and print the security posture
 	@echo "make synth: synthesizing every stack of profile $(PROFILE) with every cdk-nag pack (about a minute)"
 	@rm -rf $(OUT); rc=0; \
-	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE) || rc=$$?; \
+	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE) $(CDK_DATASET) || rc=$$?; \
 	$(PY) -m posture.report $(OUT) || rc=1; \
 	if [ $$rc = 0 ]; then echo "Next: make test (every check), or with AWS credentials make preflight PROFILE=$(PROFILE), then make deploy PROFILE=$(PROFILE)"; \
 	else echo "Next: fix what is listed above (UNACKNOWLEDGED ... fix:), then make synth PROFILE=$(PROFILE) again"; fi; \
@@ -153,9 +163,10 @@ bench: need-java install ## benchmarks against their goals (about 15 minutes on 
 	done; \
 	if [ $$rc != 0 ]; then echo "make bench: a goal was missed (MISSED GOAL above)"; fi; exit $$rc
 
-# Sample data and the Glue job's logic on this machine (local Spark).
-data: install ## generate ROWS sample events into data/raw
-	@echo "make data: generating $(ROWS) sample events into data/raw/events.jsonl"
+# Sample data (of DATASET, default churn: `make data DATASET=breast_cancer`) and the Glue job's logic
+# on this machine (local Spark).
+data: install ## generate ROWS sample events of DATASET (default churn) into data/raw
+	@echo "Generating $(ROWS) rows of the $(or $(DATASET),churn) data set (faults injected) into data/raw/events.jsonl"
 	$(PY) -m pipelines.data.generate --rows $(ROWS) --out data/raw/events.jsonl
 
 etl-local: need-java data ## the Glue job's logic on local Spark: data/etl (curated, rejects, stats)
@@ -178,12 +189,12 @@ monitor-local: install ## the drift job on simulated data capture (report in dat
 
 # `cdk diff` compares every stack by default (it has no --all).
 diff: install ## cdk diff of every stack of PROFILE against the account
-	$(CDK) diff -c profile=$(PROFILE) $(ARGS)
+	$(CDK) diff -c profile=$(PROFILE) $(CDK_DATASET) $(ARGS)
 
 # A profile that keeps its data (prod) needs alarm subscribers and lake admins before it deploys.
 deploy: install ## cdk deploy --all for PROFILE (refuses a data-keeping profile without alarm_emails and lake_admin_arns)
 	$(PY) -m ops.preflight --profile $(PROFILE) --contacts-only
-	$(CDK) deploy --all -c profile=$(PROFILE) $(ARGS)
+	$(CDK) deploy --all -c profile=$(PROFILE) $(CDK_DATASET) $(ARGS)
 
 clean: ## remove cdk.out, .build and generated data
 	rm -rf $(OUT) .pytest_cache .build data
@@ -194,7 +205,7 @@ TEARDOWN = $(PY) -m ops.teardown --profile $(PROFILE) --assembly $(OUT)
 
 # Read-only checks of the account against the profile's synthesized templates: what to request first.
 preflight: install ## read-only checks of the account against PROFILE's templates (needs AWS credentials)
-	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE)
+	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE) $(CDK_DATASET)
 	$(PY) -m ops.preflight --profile $(PROFILE) --assembly $(OUT)
 
 # Profiles that delete their data (dev): stop pipeline runs, empty the buckets, delete the model packages
@@ -202,7 +213,7 @@ preflight: install ## read-only checks of the account against PROFILE's template
 # A bucket refilled during destroy (late log delivery) gets one more pass. Profiles that retain data
 # (prod): plain `cdk destroy`, with its prompt; their data stays.
 destroy: install ## tear PROFILE down (dev: empties the buckets first; prod: plain cdk destroy, data kept)
-	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE)
+	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE) $(CDK_DATASET)
 	@if [ "$(REMOVAL)" = destroy ]; then \
 	  set -e; $(TEARDOWN) before --confirm "$(CONFIRM)"; \
 	  $(CDK) destroy --all --force --app $(OUT) $(ARGS) || { $(TEARDOWN) before --confirm $(PROFILE); \

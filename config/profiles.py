@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Literal
 
+from pipelines.data.spec import known as known_datasets
+
 DEFAULT_PROFILE = "dev"
 
 # The values CloudWatch Logs accepts for a log group's retention, in days.
@@ -229,6 +231,8 @@ class Profile:
     # Concurrency reserved for each platform Lambda; None reserves none. A new account's
     # Lambda quota can be as low as 10, with nothing left to reserve: raise the quota first.
     lambda_reserved_concurrency: int | None = None
+    # The data set (pipelines/data/datasets/<name>.json) the platform ingests, curates and learns.
+    dataset: str = "churn"
     owner: str
     cost_centre: str
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -265,6 +269,8 @@ class Profile:
         # It names stacks, buckets and Glue databases (mlops_<name>): lower-case letters and digits only.
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             self._fail("name", self.name, "1-12 lower-case letters and digits, starting with a letter")
+        if self.dataset not in known_datasets():
+            self._fail("dataset", self.dataset, f"one of the data-set specs {list(known_datasets())}")
         if self.account is not None and not _ACCOUNT.match(self.account):
             self._fail("account", self.account, "a 12-digit AWS account id or None")
         if not _REGION.match(self.region):

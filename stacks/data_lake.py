@@ -14,12 +14,12 @@ from ml_constructs import AccessLogsBucket, SecureBucket
 from ml_constructs.ab_endpoint import DATA_CAPTURE_PREFIX
 from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
 from ml_constructs.etl_metrics import EtlRunMetrics
-from ml_constructs.glue_etl import CURATED_PREFIX, ChurnCatalogAndEtl
+from ml_constructs.glue_etl import CatalogAndEtl
 from ml_constructs.iam import ManagedRole
 from ml_constructs.lake import GovernedLake
 from ml_constructs.monitoring import MONITORING_PREFIX, REPORTS_PREFIX
 from ml_constructs.training_pipeline import PIPELINE_PREFIX
-from pipelines.data.schema import PII_COLUMNS
+from pipelines.data import spec as specs
 from stacks.base import PlatformStack
 
 # Layout of the raw zone: Firehose writes events and failed records here, the
@@ -120,10 +120,12 @@ class DataLakeStack(PlatformStack):
         )
         if why := missing_contacts(profile).get("lake_admin_arns"):
             Annotations.of(self).add_warning_v2("mlops:lake-admin-arns", f"profile '{profile.name}': {why}")
-        self.etl = ChurnCatalogAndEtl(
+        self.dataset = specs.load(profile.dataset)
+        self.etl = CatalogAndEtl(
             self,
-            "ChurnEtl",
+            "ChurnEtl",  # the construct id the pinned catalog ids derive from, whatever the data set
             prefix=prefix,
+            dataset=self.dataset,
             lake=self.lake,
             raw_bucket=self.raw_bucket,
             curated_bucket=self.curated_bucket,
@@ -144,7 +146,7 @@ class DataLakeStack(PlatformStack):
 
         self.training_data_policy = BucketAccessPolicy(
             self, "TrainingDataAccess", bucket=self.curated_bucket, key=self.data_key,
-            read_prefixes=(CURATED_PREFIX,), description="Training: read the curated table",
+            read_prefixes=(self.etl.curated_prefix,), description="Training: read the curated table",
         ).policy  # fmt: skip
         self.pipeline_artifacts_policy = BucketAccessPolicy(
             self, "PipelineArtifactsAccess", bucket=self.artifact_bucket, key=self.data_key,
@@ -255,7 +257,7 @@ class DataLakeStack(PlatformStack):
             principal_arn=analyst,
             database=curated,
             table=self.etl.curated_table,
-            excluded_columns=PII_COLUMNS,
+            excluded_columns=specs.pii_columns(self.dataset),
             permissions=["SELECT"],
         )
         table_grant.add_resource_dependency(self.etl.table)

@@ -69,7 +69,8 @@ def field_type(field: specs.Field) -> Any:
         return date
     if field.kind in specs.NUMERIC_KINDS:
         lo, hi = field.domain or (None, None)
-        return Annotated[int if field.kind == "integer" else float, Field(ge=lo, le=hi)]
+        number = int if field.kind == "integer" else float
+        return Annotated[number, Field(ge=lo, le=hi)]
     if field.kind == "category":
         return _category(field.values)
     return Annotated[Literal[0, 1], BeforeValidator(_label)]

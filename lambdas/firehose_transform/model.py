@@ -69,7 +69,7 @@ def field_type(field: specs.Field) -> Any:
         return date
     if field.kind in specs.NUMERIC_KINDS:
         lo, hi = field.domain or (None, None)
-        number: type = int if field.kind == specs.NUMERIC_KINDS[0] else float
+        number = int if field.kind == "integer" else float
         return Annotated[number, Field(ge=lo, le=hi)]
     if field.kind == "category":
         return _category(field.values)

@@ -5,10 +5,11 @@ domain logic in ``pipelines.data.generators.churn``), otherwise from the generic
 generator: the label is drawn first (share ``positive_rate``), then every numeric field
 from a normal law inside its typical range whose centre shifts with the label, and every
 category with label-tilted weights, so a model has a real signal to learn. Cross-field
-rules are kept by drawing again. Faults, each at its own rate: missing optional values,
-corrupt rows (bad numbers, numbers outside their domain, fractions in whole-number fields,
-bad timestamps and dates, unknown categories, bad labels, missing required fields, broken
-JSON), and duplicates (exact re-sends of recent records).
+rules are kept by drawing again. A hook's module may define ``inject_faults`` too (churn
+does, so its rows stay what they were, byte for byte). Generic faults, each at its own
+rate: missing optional values, corrupt rows (bad numbers, numbers outside their domain,
+fractions in whole-number fields, bad timestamps and dates, unknown categories, bad
+labels, missing required fields, broken JSON), and duplicates (re-sends of recent records).
 
     python -m pipelines.data.generate --rows 100000 --seed 7 --out data/raw.jsonl [--dataset churn]
 """
@@ -47,6 +48,23 @@ def hook(spec: DataSet) -> Callable[[random.Random, int, DataSet], dict] | None:
         return None
     module, _, name = spec.generator.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def fault_hook(spec: DataSet) -> Callable[[random.Random, dict, DataSet, float, float], dict | str] | None:
+    """``inject_faults`` beside the spec's generator hook, when its module defines one."""
+    if not spec.generator:
+        return None
+    return getattr(importlib.import_module(spec.generator.partition(":")[0]), "inject_faults", None)
+
+
+def inject_faults(
+    rng: random.Random, record: dict, spec: DataSet, missing_rate: float, corrupt_rate: float
+) -> dict | str:
+    """Missing optional values (categories also blank), then, at its rate, one corrupt value or broken JSON."""
+    for f in spec.fields:
+        if not f.required and rng.random() < missing_rate:
+            record[f.name] = rng.choice([None, ""]) if f.kind == "category" else None
+    return corrupt(rng, spec, record) if rng.random() < corrupt_rate else record
 
 
 @functools.cache
@@ -146,7 +164,7 @@ def generate(
     """Yield ``rows`` JSON lines (duplicates included in the count) of ``dataset`` (default: the active one)."""
     spec = dataset or specs.active()
     make = hook(spec) or generic_record
-    optional = [f for f in spec.fields if not f.required]
+    inject = fault_hook(spec) or inject_faults
     rng = random.Random(seed)
     recent: list[str] = []
     produced = 0
@@ -155,13 +173,8 @@ def generate(
         if recent and rng.random() < faults.duplicate:
             line = rng.choice(recent)  # an exact re-send of a recent record
         else:
-            record: dict | str = make(rng, index, spec)
+            record: dict | str = inject(rng, make(rng, index, spec), spec, faults.missing, faults.corrupt)
             index += 1
-            for f in optional:
-                if rng.random() < faults.missing:
-                    record[f.name] = rng.choice([None, ""]) if f.kind == "category" else None  # type: ignore[index]
-            if rng.random() < faults.corrupt:
-                record = corrupt(rng, spec, record)  # type: ignore[arg-type]
             line = record if isinstance(record, str) else json.dumps(record, separators=(",", ":"))
             recent.append(line)
             if len(recent) > 1000:

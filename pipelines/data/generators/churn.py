@@ -8,6 +8,7 @@ rows, duplicates) are the generic generator's, driven by the spec.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from datetime import UTC, datetime, timedelta
@@ -57,3 +58,31 @@ def record(rng: random.Random, index: int, spec: DataSet) -> dict:
         "data_usage_gb": usage,
         "churned": churned,
     }
+
+
+def inject_faults(
+    rng: random.Random, record: dict, spec: DataSet, missing_rate: float, corrupt_rate: float
+) -> dict | str:
+    """Churn's own faults: blank payment methods and regions, and seven kinds of corrupt rows."""
+    for f in spec.fields:
+        if not f.required and rng.random() < missing_rate:
+            record[f.name] = rng.choice([None, ""]) if f.name in ("payment_method", "region") else None
+    if rng.random() >= corrupt_rate:
+        return record
+    kind = rng.randrange(7)
+    record = dict(record)
+    if kind == 0:
+        record["monthly_charges"] = rng.choice(["abc", "12,5", "NaN-ish", "$70"])
+    elif kind == 1:
+        record["event_time"] = rng.choice(["yesterday", "2026-13-45T00:00:00Z", "31/02/2026"])
+    elif kind == 2:
+        record["contract"] = rng.choice(["lifetime", "weekly", "???"])
+    elif kind == 3:
+        record["tenure_months"] = rng.choice([-5, -1, 10_000])
+    elif kind == 4:
+        record["age"] = rng.choice([7, 150, "forty"])
+    elif kind == 5:
+        record["churned"] = rng.choice(["maybe", 3, None])
+    else:
+        return json.dumps(record)[: rng.randrange(5, 40)]  # truncated JSON
+    return record

@@ -46,7 +46,9 @@ class DataLakeStack(PlatformStack):
 
     Governance and processing: ``lake`` (Lake Formation settings, registered
     raw and curated locations, grants), ``etl`` (Glue databases, the curated
-    table, crawler, ETL job, data-quality rules, workflow and triggers), and
+    table, crawler, ETL job, data-quality rules, workflow and triggers),
+    ``etl_metrics`` (the job's output log group and the filters that count its
+    rejected and curated rows in ``MlPlatform/Etl``), and
     an analyst role with an Athena workgroup that sees the curated table
     without its PII columns.
 

@@ -8,7 +8,12 @@ import pytest
 
 from tests.conftest import Assembly
 
-ASYNC_FUNCTIONS = [("training", "Guard"), ("serving", "Promotion"), ("serving", "Deployer")]
+ASYNC_FUNCTIONS = [
+    ("training", "Guard"),
+    ("serving", "Promotion"),
+    ("serving", "Deployer"),
+    ("monitoring", "DriftJobStarter"),
+]
 
 
 def _ref_id(value: object) -> str:

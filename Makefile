@@ -127,7 +127,7 @@ data: install
 	$(PY) -m pipelines.data.generate --rows $(ROWS) --out data/raw/events.jsonl
 
 etl-local: data
-	$(PY) -m pipelines.glue.churn_etl --input data/raw/events.jsonl --output data/etl
+	$(PY) -m pipelines.glue.curate --input data/raw/events.jsonl --output data/etl
 
 # The training pipeline's scripts end to end: preprocess, Bayesian HPO, evaluate, gate, register.
 pipeline-local: etl-local

@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipelines.data.generate import write
-from pipelines.glue.churn_etl import run_local, spark_session
+from pipelines.glue.curate import run_local, spark_session
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 GOAL_SECONDS = 60.0

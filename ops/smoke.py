@@ -33,8 +33,8 @@ from config import Profile, get_profile
 from ops.assembly import Assembly
 from ops.report import explain
 from ops.teardown import stop_executions
+from pipelines.data import spec as specs
 from pipelines.data.generate import FaultRates, generate
-from pipelines.data.schema import CATEGORICAL, one_hot_column
 from pipelines.serving.client import invoke
 from pipelines.training.features import FEATURES
 
@@ -106,19 +106,21 @@ def estimate_cost(usage: Usage) -> tuple[float, list[str]]:
 # -- data -------------------------------------------------------------------------------------------
 
 
-def smoke_event(seed: int) -> dict:
-    """One valid churn event from the project's generator, with a recognizable customer id."""
-    record = json.loads(next(generate(1, seed=seed, faults=CLEAN)))
-    record["customer_id"] = f"smoke-{seed}"
+def smoke_event(seed: int, dataset: specs.DataSet | None = None) -> dict:
+    """One valid event of the data set (default: the active one) from the project's generator, with a
+    recognizable id."""
+    dataset = dataset or specs.active()
+    record = json.loads(next(generate(1, seed=seed, faults=CLEAN, dataset=dataset)))
+    record[dataset.id_fields[0]] = f"smoke-{seed}"
     return record
 
 
-def feature_row(record: dict) -> list[float]:
+def feature_row(record: dict, dataset: specs.DataSet | None = None) -> list[float]:
     """A row of the model's features (FEATURES order) for one event: its numbers and one-hot categories."""
     values = {name: float(record[name]) for name in FEATURES if isinstance(record.get(name), int | float)}
-    for name, categories in CATEGORICAL.items():
-        for category in categories:
-            values[one_hot_column(name, category)] = 1.0 if record.get(name) == category else 0.0
+    for f in specs.category_fields(dataset or specs.active()):
+        for category in f.values:
+            values[specs.one_hot_column(f.name, category)] = 1.0 if record.get(f.name) == category else 0.0
     return [values.get(name, 0.0) for name in FEATURES]
 
 
@@ -336,7 +338,7 @@ class Smoke:
 
     def _pipeline_of_steps(self) -> None:
         outputs: dict[str, str] = {}
-        record = smoke_event(int(self.now().timestamp()))
+        record = smoke_event(int(self.now().timestamp()), specs.load(self.profile.dataset))
         since = self.now().replace(microsecond=0)
 
         def outputs_step() -> str:
@@ -387,7 +389,10 @@ class Smoke:
 
         def serving() -> str:
             scores = invoke_variants(
-                self.c["sagemaker"], self.c["sagemaker-runtime"], outputs["EndpointName"], feature_row(record)
+                self.c["sagemaker"],
+                self.c["sagemaker-runtime"],
+                outputs["EndpointName"],
+                feature_row(record, specs.load(self.profile.dataset)),
             )
             return ", ".join(f"{v}: {s:.3f}" for v, s in scores.items())
 

@@ -17,7 +17,7 @@ from botocore.stub import ANY, Stubber
 from config import get_profile
 from lambdas.firehose_transform.logic import transform_data
 from ops import smoke
-from pipelines.data.schema import CATEGORICAL, one_hot_column
+from pipelines.data import spec as specs
 from pipelines.training.features import FEATURES
 
 NOW = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
@@ -43,17 +43,18 @@ def test_the_smoke_event_passes_the_ingest_validation() -> None:
     record = smoke.smoke_event(42)
     ok, normalized = transform_data(base64.b64encode(json.dumps(record).encode()).decode())
     assert ok, normalized
-    assert json.loads(normalized)["customer_id"] == "smoke-42"
+    assert json.loads(normalized)[specs.active().id_fields[0]] == "smoke-42"
 
 
 def test_feature_row_has_the_models_columns() -> None:
     record = smoke.smoke_event(1)
     row = smoke.feature_row(record)
     assert len(row) == len(FEATURES)
-    assert row[FEATURES.index("tenure_months")] == float(record["tenure_months"])
-    for name, categories in CATEGORICAL.items():
-        hot = [row[FEATURES.index(one_hot_column(name, c))] for c in categories]
-        assert hot == [1.0 if c == record[name] else 0.0 for c in categories], name
+    for f in specs.numeric_fields(specs.active()):
+        assert row[FEATURES.index(f.name)] == float(record[f.name]), f.name
+    for f in specs.category_fields(specs.active()):
+        hot = [row[FEATURES.index(specs.one_hot_column(f.name, c))] for c in f.values]
+        assert hot == [1.0 if c == record[f.name] else 0.0 for c in f.values], f.name
 
 
 def test_tiny_pipeline_parameters_exist_in_the_definition(tmp_path) -> None:

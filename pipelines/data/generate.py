@@ -16,6 +16,7 @@ JSON), and duplicates (exact re-sends of recent records).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import math
@@ -48,21 +49,22 @@ def hook(spec: DataSet) -> Callable[[random.Random, int, DataSet], dict] | None:
     return getattr(importlib.import_module(module), name)
 
 
-def _effect(spec: DataSet, name: str) -> float:
+@functools.cache
+def _effect(dataset: str, name: str) -> float:
     """A fixed, per-field shift (in standard deviations) between the two label classes."""
-    return random.Random(f"{spec.name}:{name}").uniform(-1.0, 1.0)
+    return random.Random(f"{dataset}:{name}").uniform(-1.0, 1.0)
 
 
 def _number(rng: random.Random, spec: DataSet, f: Field, label: int) -> float | int:
     lo, hi = f.typical or f.domain or (0.0, 1.0)
     sd = (hi - lo) / 6 or 1.0
-    value = (lo + hi) / 2 + sd * (rng.gauss(0.0, 1.0) + _effect(spec, f.name) * (label - 0.5))
+    value = (lo + hi) / 2 + sd * (rng.gauss(0.0, 1.0) + _effect(spec.name, f.name) * (label - 0.5))
     value = min(hi, max(lo, value))
     return round(value) if f.kind == "integer" else round(value, 6)
 
 
 def _category(rng: random.Random, spec: DataSet, f: Field, label: int) -> str:
-    weights = [math.exp(_effect(spec, f"{f.name}={v}") * (label - 0.5) * 2) for v in f.values]
+    weights = [math.exp(_effect(spec.name, f"{f.name}={v}") * (label - 0.5) * 2) for v in f.values]
     return rng.choices(f.values, weights=weights)[0]
 
 

@@ -349,6 +349,8 @@ def _field(raw: object, where: str, problems: list[str]) -> Field | None:
         problems.append(f"{where}: name {name!r} must be a lower-case identifier ([a-z][a-z0-9_]*)")
         return None
     where = f"field {name!r}"
+    if name in _SQL_WORDS or name.startswith("model_"):
+        problems.append(f"{where}: the name is a Spark SQL word or starts with model_ (pydantic's); rename it")
     for key in sorted(set(raw) - _FIELD_KEYS):
         problems.append(f"{where}: unknown key {key!r} (allowed: {', '.join(sorted(_FIELD_KEYS))})")
     kind = raw.get("kind")

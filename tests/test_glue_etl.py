@@ -320,7 +320,9 @@ def test_a_derived_value_outside_its_domain_is_a_reason(spark) -> None:
     result = transform(frame(spark, lines), ds=CHURN)
     assert [r["customer_id"] for r in result.curated.collect()] == ["C1"]
     (reason,) = [r["reason"] for r in result.rejects.collect()]
-    assert reason.startswith("total_charges: missing, and round(monthly_charges * tenure_months, 2) gives no value")
+    assert reason.startswith(
+        "total_charges: missing, and cannot be imputed: round(monthly_charges * tenure_months, 2) gives no value"
+    )
 
 
 def test_imputed_statistics_stay_inside_the_domain(spark) -> None:

@@ -307,7 +307,7 @@ def _impute(df: DataFrame, ds: DataSet, stats: dict) -> DataFrame:
             lo, hi = f.domain or (-math.inf, math.inf)
             bad = derived.isNull() | F.isnan(derived) | _outside(derived, lo, hi)
             reasons.append(F.when(missing & bad, F.lit(
-                f"{f.name}: missing, and {f.impute_expression} gives no value inside [{lo}, {hi}]"
+                f"{f.name}: missing, and cannot be imputed: {f.impute_expression} gives no value inside [{lo}, {hi}]"
             )))  # fmt: skip
             out = out.withColumn(f.name, F.when(missing & ~bad, derived).otherwise(F.col(f.name)))
             continue

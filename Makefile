@@ -171,7 +171,7 @@ data: install ## generate ROWS sample events of DATASET (default churn) into dat
 
 etl-local: need-java data ## the Glue job's logic on local Spark: data/etl (curated, rejects, stats)
 	@echo "make etl-local: the Glue job on local Spark over $(ROWS) events (starts a JVM first; the 1,000,000-row benchmark takes about a minute on 2 cores)"
-	$(PY) -m pipelines.glue.churn_etl --input data/raw/events.jsonl --output data/etl
+	$(PY) -m pipelines.glue.curate --input data/raw/events.jsonl --output data/etl
 
 # The training pipeline's scripts end to end: preprocess, Bayesian HPO, evaluate, gate, register.
 pipeline-local: etl-local ## preprocess, Bayesian tuning of XGBoost, evaluate, gate, register, on this machine

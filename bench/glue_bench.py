@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.measure import measure, runs_from_env, verdict
 from pipelines.data.generate import write
-from pipelines.glue.churn_etl import run_local, spark_session
+from pipelines.glue.curate import run_local, spark_session
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 WARMUP_ROWS = 20_000

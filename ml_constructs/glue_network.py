@@ -14,7 +14,7 @@ from constructs import Construct
 from posture.checks import acknowledge
 
 ROOT = Path(__file__).resolve().parents[1]
-JOB_SCRIPT = ROOT / "pipelines" / "glue" / "churn_etl.py"
+JOB_SCRIPT = ROOT / "pipelines" / "glue" / "curate.py"
 # The data-set spec ships as a zip holding spec.py and datasets/*.json at its root (--extra-py-files);
 # the job imports it as ``spec`` there (``pipelines.data.spec`` in the repo) and loads the data set
 # its ``--dataset`` argument names. schema.py rides along while the job still reads it.

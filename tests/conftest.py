@@ -151,7 +151,7 @@ def dataset():
 @pytest.fixture(scope="session")
 def spark():
     """One local Spark session for every test that runs the Glue job's logic."""
-    from pipelines.glue.churn_etl import spark_session
+    from pipelines.glue.curate import spark_session
 
     session = spark_session("tests")
     yield session
@@ -162,7 +162,7 @@ def spark():
 def curated_dir(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ETL's curated Parquet for 8,000 generated events: what the training pipeline reads."""
     from pipelines.data.generate import write
-    from pipelines.glue.churn_etl import run_local
+    from pipelines.glue.curate import run_local
 
     work = tmp_path_factory.mktemp("etl")
     raw = write(work / "raw.jsonl", 8_000, seed=21)

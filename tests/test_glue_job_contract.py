@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from pipelines.data.generate import generate
-from pipelines.glue import churn_etl
+from pipelines.glue import curate
 from tests.conftest import Assembly
 
 VENDORED_AWSGLUE = Path(__file__).parent / "vendor" / "awsglue"
@@ -69,7 +69,7 @@ class SynthesizedJob:
 
     def argv(self) -> list[str]:
         """What Glue passes the script: its run identity, then every argument of the run."""
-        argv = ["/tmp/glue/churn_etl.py", "--JOB_ID", "j_0123456789abcdef", "--JOB_RUN_ID", RUN_ID]
+        argv = ["/tmp/glue/curate.py", "--JOB_ID", "j_0123456789abcdef", "--JOB_RUN_ID", RUN_ID]
         argv += ["--JOB_NAME", self.name, "--SECURITY_CONFIGURATION", self.security_configuration]
         for key, value in self.arguments.items():
             argv += [key, value]
@@ -236,7 +236,7 @@ def job(dev: Assembly, tmp_path: Path) -> SynthesizedJob:
 def run_as_glue(job: SynthesizedJob, monkeypatch: pytest.MonkeyPatch) -> None:
     """Glue runs the script as __main__ with the run's arguments in sys.argv."""
     monkeypatch.setattr(sys, "argv", job.argv())
-    runpy.run_path(churn_etl.__file__, run_name="__main__")
+    runpy.run_path(curate.__file__, run_name="__main__")
 
 
 def land_raw_events(job: SynthesizedJob, rows: int) -> list[str]:
@@ -250,8 +250,16 @@ def land_raw_events(job: SynthesizedJob, rows: int) -> list[str]:
 # --- the contract -------------------------------------------------------------------------------
 
 
+def logged_summary(capsys: pytest.CaptureFixture[str]) -> dict:
+    """The run summary: one JSON line on stdout (a CloudWatch metric filter counts its rejects)."""
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if curate.SUMMARY_EVENT in x]
+    summary = json.loads(line)
+    assert list(summary) == list(curate.SUMMARY_KEYS) and summary["event"] == curate.SUMMARY_EVENT
+    return summary
+
+
 def test_glue_main_runs_on_the_synthesized_job_arguments(
-    glue: GlueRuntime, job: SynthesizedJob, monkeypatch: pytest.MonkeyPatch
+    glue: GlueRuntime, job: SynthesizedJob, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = land_raw_events(job, 400)
 
@@ -285,6 +293,30 @@ def test_glue_main_runs_on_the_synthesized_job_arguments(
     stats = json.loads(stats_file.read_text())
     assert stats["run_id"] == RUN_ID
     assert (stats["input_rows"], stats["curated_rows"], stats["rejected_rows"]) == (len(lines), curated, rejects)
+    logged = logged_summary(capsys)
+    assert (logged["input_rows"], logged["curated_rows"], logged["rejected_rows"]) == (len(lines), curated, rejects)
+    assert logged["run_id"] == RUN_ID and sum(logged["rejects_by_kind"].values()) == rejects
+    assert glue.commits == 1
+
+
+def test_a_batch_with_no_valid_row_writes_its_rejects_and_commits(
+    glue: GlueRuntime, job: SynthesizedJob, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing to check, nothing curated: the rejects still land, so the bookmark may move on."""
+    lines = ["{", "[]", '{"unknown": 1}', "not json"]
+    folder = job.path("--raw_path") / "2026" / "03" / "01"
+    folder.mkdir(parents=True)
+    (folder / "events-0001.jsonl").write_text("\n".join(lines) + "\n")
+
+    run_as_glue(job, monkeypatch)
+
+    assert glue.evaluations == []
+    (sink,) = glue.sinks
+    assert [frame.toDF().count() for frame in sink.frames] == [0]
+    rejects = glue.spark.read.json(str(job.path("--rejects_path") / f"run_id={RUN_ID}"))
+    assert sorted(r["raw"] for r in rejects.collect()) == sorted(lines)
+    logged = logged_summary(capsys)
+    assert (logged["input_rows"], logged["curated_rows"], logged["rejected_rows"]) == (4, 0, 4)
     assert glue.commits == 1
 
 
@@ -305,9 +337,10 @@ def test_a_failed_rule_writes_nothing_and_keeps_the_bookmark(
 
 
 def test_a_run_without_new_files_commits_and_writes_nothing(
-    glue: GlueRuntime, job: SynthesizedJob, monkeypatch: pytest.MonkeyPatch
+    glue: GlueRuntime, job: SynthesizedJob, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_as_glue(job, monkeypatch)
+    assert logged_summary(capsys)["input_rows"] == 0
 
     assert glue.evaluations == [] and glue.sinks == []
     assert not job.path("--rejects_path").exists() and not job.path("--stats_path").exists()
@@ -322,7 +355,7 @@ def test_a_run_without_its_run_id_fails_before_reading(
     monkeypatch.setattr(sys, "argv", argv)
 
     with pytest.raises(RuntimeError, match="JOB_RUN_ID"):
-        runpy.run_path(churn_etl.__file__, run_name="__main__")
+        runpy.run_path(curate.__file__, run_name="__main__")
     assert glue.reads == [] and glue.commits == 0
 
 
@@ -348,8 +381,9 @@ def test_every_job_argument_is_a_glue_5_parameter_or_one_the_script_reads(assemb
     assert job["GlueVersion"] == "5.0"
     arguments = set(job["DefaultArguments"])
     assert not arguments & GLUE_4_AND_EARLIER
-    script_reads = {f"--{name}" for name in churn_etl.JOB_ARGUMENTS if name != "JOB_NAME"}
-    assert arguments - GLUE_5_PARAMETERS == script_reads
+    script_needs = {f"--{name}" for name in curate.JOB_ARGUMENTS if name != "JOB_NAME"}
+    script_reads = script_needs | {f"--{name}" for name in curate.OPTIONAL_ARGUMENTS}
+    assert script_needs <= arguments - GLUE_5_PARAMETERS <= script_reads
     for flag in ("--enable-metrics", "--enable-observability-metrics", "--enable-glue-datacatalog"):
         assert job["DefaultArguments"][flag] == "true", flag
 

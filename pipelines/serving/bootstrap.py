@@ -24,7 +24,7 @@ PARAMS = {"max_depth": 3, "eta": 0.2, "subsample": 1.0, "colsample_bytree": 1.0,
 
 def build(output: Path, spark=None) -> dict:
     from pipelines.data.generate import write
-    from pipelines.glue.churn_etl import run_local, spark_session
+    from pipelines.glue.curate import run_local, spark_session
     from pipelines.training import evaluate, preprocess, tune_local
 
     with tempfile.TemporaryDirectory() as tmp:

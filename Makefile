@@ -22,7 +22,7 @@ LAYER_STAMP := $(LAYER)/.built
 # The training steps' code, shipped to SageMaker as one zip (imported from it as is).
 CODE_BUNDLE := $(CURDIR)/.build/pipeline-code
 CODE_BUNDLE_STAMP := $(CODE_BUNDLE)/.built
-TRAINING_MODULES := __init__ features preprocess evaluate baseline metrics
+TRAINING_MODULES := __init__ features preprocess evaluate baseline metrics checks
 # The drift job runs from the same bundle (its simulator stays here: it needs the data generator).
 MONITORING_MODULES := __init__ capture drift report
 # The SageMaker SDK v3 (about 1 GB) lives apart: only the pipeline-definition build needs it.

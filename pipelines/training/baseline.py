@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.data.schema import CATEGORICAL, one_hot_column
+from pipelines.training import checks
 from pipelines.training.features import INDICATORS, NUMERIC
 from pipelines.training.metrics import classification_report
 
@@ -189,7 +190,7 @@ def positional(document: dict) -> dict:
 
 
 def run(train_features: Path, predictions: Path, output: Path) -> dict:
-    frame = pd.concat(pd.read_csv(p) for p in sorted(train_features.glob("*.csv")))
+    frame = pd.concat(pd.read_csv(p) for p in checks.files(train_features, "*.csv", "CSV file"))
     stats = feature_statistics(frame)
     (output / "data-quality").mkdir(parents=True, exist_ok=True)
     (output / "data-quality" / "statistics.json").write_text(json.dumps(stats, indent=2))
@@ -199,7 +200,7 @@ def run(train_features: Path, predictions: Path, output: Path) -> dict:
         (output / "model-monitor" / "data-quality" / f"{name}.json").write_text(
             json.dumps(positional(document), indent=2)
         )
-    scored = pd.concat(pd.read_csv(p) for p in sorted(predictions.glob("*.csv")))
+    scored = pd.concat(pd.read_csv(p) for p in checks.files(predictions, "*.csv", "CSV file"))
     quality_stats, quality_constraints = model_quality(scored)
     (output / "drift").mkdir(parents=True, exist_ok=True)
     drift = drift_baseline(frame, scored["probability"].to_numpy(dtype=float))

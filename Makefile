@@ -2,6 +2,11 @@
 # Each installs what it needs into the repo (.venv, node_modules) on first use.
 
 PROFILE ?= dev
+# The data set (pipelines/data/datasets/<name>.json): empty means the profile's own (`dataset`, churn).
+# Passed to the CDK app as `-c dataset=...` and exported, so tests and local runs read the same spec.
+DATASET ?=
+export DATASET
+CDK_DATASET := $(if $(DATASET),-c dataset=$(DATASET))
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
@@ -54,20 +59,25 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 	$(VENV)/bin/npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(LAYER_STAMP): requirements-lambda.txt constraints.txt pipelines/__init__.py pipelines/data/__init__.py pipelines/data/schema.py | $(PY_STAMP)
-	rm -rf $(LAYER) && mkdir -p $(LAYER)/python/pipelines/data
+# The data-set specs ship beside spec.py (it reads them with pkgutil, so a folder or a zip both work).
+SPEC_FILES := pipelines/data/spec.py $(wildcard pipelines/data/datasets/*.json)
+
+$(LAYER_STAMP): requirements-lambda.txt constraints.txt pipelines/__init__.py pipelines/data/__init__.py $(SPEC_FILES) | $(PY_STAMP)
+	rm -rf $(LAYER) && mkdir -p $(LAYER)/python/pipelines/data/datasets
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile --target $(LAYER)/python \
 		--platform manylinux2014_aarch64 --implementation cp --python-version 3.14 --only-binary=:all: \
 		-r requirements-lambda.txt -c constraints.txt
 	rm -rf $(LAYER)/python/bin
 	cp pipelines/__init__.py $(LAYER)/python/pipelines/
-	cp pipelines/data/__init__.py pipelines/data/schema.py $(LAYER)/python/pipelines/data/
+	cp pipelines/data/__init__.py pipelines/data/spec.py $(LAYER)/python/pipelines/data/
+	cp pipelines/data/datasets/*.json $(LAYER)/python/pipelines/data/datasets/
 	touch $@
 
-$(CODE_BUNDLE_STAMP): pipelines/__init__.py pipelines/data/__init__.py pipelines/data/schema.py $(wildcard pipelines/training/*.py) $(wildcard pipelines/monitoring/*.py)
-	rm -rf $(CODE_BUNDLE) && mkdir -p $(CODE_BUNDLE)/pipelines/data $(CODE_BUNDLE)/pipelines/training $(CODE_BUNDLE)/pipelines/monitoring
+$(CODE_BUNDLE_STAMP): pipelines/__init__.py pipelines/data/__init__.py $(SPEC_FILES) $(wildcard pipelines/data/schema.py) $(wildcard pipelines/training/*.py) $(wildcard pipelines/monitoring/*.py)
+	rm -rf $(CODE_BUNDLE) && mkdir -p $(CODE_BUNDLE)/pipelines/data/datasets $(CODE_BUNDLE)/pipelines/training $(CODE_BUNDLE)/pipelines/monitoring
 	cp pipelines/__init__.py $(CODE_BUNDLE)/pipelines/
-	cp pipelines/data/__init__.py pipelines/data/schema.py $(CODE_BUNDLE)/pipelines/data/
+	cp pipelines/data/__init__.py pipelines/data/spec.py $(wildcard pipelines/data/schema.py) $(CODE_BUNDLE)/pipelines/data/
+	cp pipelines/data/datasets/*.json $(CODE_BUNDLE)/pipelines/data/datasets/
 	cp $(patsubst %,pipelines/training/%.py,$(TRAINING_MODULES)) $(CODE_BUNDLE)/pipelines/training/
 	cp $(patsubst %,pipelines/monitoring/%.py,$(MONITORING_MODULES)) $(CODE_BUNDLE)/pipelines/monitoring/
 	touch $@
@@ -93,7 +103,7 @@ pipeline-definition: $(SDK_STAMP)
 # Fails when synth fails or any cdk-nag finding is unacknowledged.
 synth: install
 	@rm -rf $(OUT); rc=0; \
-	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE) || rc=$$?; \
+	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE) $(CDK_DATASET) || rc=$$?; \
 	$(PY) -m posture.report $(OUT) || rc=1; \
 	exit $$rc
 
@@ -122,8 +132,10 @@ bench: install
 	$(PY) bench/glue_bench.py
 	$(PY) bench/monitoring_bench.py
 
-# Sample data and the Glue job's logic on this machine (local Spark).
+# Sample data (of DATASET, default churn: `make data DATASET=breast_cancer`) and the Glue job's logic
+# on this machine (local Spark).
 data: install
+	@echo "Generating $(ROWS) rows of the $(or $(DATASET),churn) data set (faults injected) into data/raw/events.jsonl"
 	$(PY) -m pipelines.data.generate --rows $(ROWS) --out data/raw/events.jsonl
 
 etl-local: data
@@ -143,10 +155,10 @@ monitor-local: install
 
 # `cdk diff` compares every stack by default (it has no --all).
 diff: install
-	$(CDK) diff -c profile=$(PROFILE) $(ARGS)
+	$(CDK) diff -c profile=$(PROFILE) $(CDK_DATASET) $(ARGS)
 
 deploy: install
-	$(CDK) deploy --all -c profile=$(PROFILE) $(ARGS)
+	$(CDK) deploy --all -c profile=$(PROFILE) $(CDK_DATASET) $(ARGS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache .build data
@@ -157,7 +169,7 @@ TEARDOWN = $(PY) -m ops.teardown --profile $(PROFILE) --assembly $(OUT)
 
 # Read-only checks of the account against the profile's synthesized templates: what to request first.
 preflight: install
-	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE)
+	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE) $(CDK_DATASET)
 	$(PY) -m ops.preflight --profile $(PROFILE) --assembly $(OUT)
 
 # Profiles that delete their data (dev): stop pipeline runs, empty the buckets, delete the model packages
@@ -165,7 +177,7 @@ preflight: install
 # A bucket refilled during destroy (late log delivery) gets one more pass. Profiles that retain data
 # (prod): plain `cdk destroy`, with its prompt; their data stays.
 destroy: install
-	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE)
+	$(CDK) synth --quiet --output $(OUT) -c profile=$(PROFILE) $(CDK_DATASET)
 	@if [ "$(REMOVAL)" = destroy ]; then \
 	  set -e; $(TEARDOWN) before --confirm "$(CONFIRM)"; \
 	  $(CDK) destroy --all --force --app $(OUT) $(ARGS) || { $(TEARDOWN) before --confirm $(PROFILE); \

@@ -26,6 +26,9 @@ profile = get_profile(app.node.try_get_context("profile"))
 # -c monitoring_engine=model-monitor|portable overrides the profile's engine (validated like the profile).
 if engine := app.node.try_get_context("monitoring_engine"):
     profile = dataclasses.replace(profile, monitoring=dataclasses.replace(profile.monitoring, engine=engine))
+# -c dataset=NAME picks another data-set spec (pipelines/data/datasets/NAME.json), validated like the profile.
+if dataset := app.node.try_get_context("dataset"):
+    profile = dataclasses.replace(profile, dataset=dataset)
 env = cdk.Environment(account=profile.account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=profile.region)
 common = {"profile": profile, "env": env}
 prefix = f"mlops-{profile.name}"

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
+from pipelines.data.spec import known as known_datasets
+
 DEFAULT_PROFILE = "dev"
 
 # The values CloudWatch Logs accepts for a log group's retention, in days.
@@ -228,6 +230,8 @@ class Profile:
     # Concurrency reserved for each platform Lambda; None reserves none. A new account's
     # Lambda quota can be as low as 10, with nothing left to reserve: raise the quota first.
     lambda_reserved_concurrency: int | None = None
+    # The data set (pipelines/data/datasets/<name>.json) the platform ingests, curates and learns.
+    dataset: str = "churn"
     owner: str
     cost_centre: str
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -261,6 +265,8 @@ class Profile:
             self._fail(key, value, f"a whole number from {lo} to {hi}")
 
     def _validate(self) -> None:
+        if self.dataset not in known_datasets():
+            self._fail("dataset", self.dataset, f"one of the data-set specs {list(known_datasets())}")
         if self.account is not None and not _ACCOUNT.match(self.account):
             self._fail("account", self.account, "a 12-digit AWS account id or None")
         if not _REGION.match(self.region):

@@ -3,7 +3,7 @@
 In the VPC's workload subnets with no egress by default, arm64, Python 3.14,
 reserved concurrency, a KMS-encrypted log group with retention, a role with
 written-out permissions (no inline policy), and the dependencies layer built
-by ``make`` (Powertools, pydantic and the shared schema) without Docker.
+by ``make`` (Powertools, pydantic and the data-set spec) without Docker.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def dependencies_layer(scope: Construct) -> lambda_.ILayerVersion:
         code=lambda_.Code.from_asset(str(LAYER_DIR), exclude=[".built"]),
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],
-        description="aws-lambda-powertools, pydantic and the platform's shared schema",
+        description="aws-lambda-powertools, pydantic and the platform's data-set specs",
     )
 
 

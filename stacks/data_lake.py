@@ -12,12 +12,12 @@ from constructs import Construct
 from ml_constructs import AccessLogsBucket, SecureBucket
 from ml_constructs.ab_endpoint import DATA_CAPTURE_PREFIX
 from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
-from ml_constructs.glue_etl import CURATED_PREFIX, ChurnCatalogAndEtl
+from ml_constructs.glue_etl import CatalogAndEtl
 from ml_constructs.iam import ManagedRole
 from ml_constructs.lake import GovernedLake
 from ml_constructs.monitoring import MONITORING_PREFIX, REPORTS_PREFIX
 from ml_constructs.training_pipeline import PIPELINE_PREFIX
-from pipelines.data.schema import PII_COLUMNS
+from pipelines.data import spec as specs
 from stacks.base import PlatformStack
 
 # Layout of the raw zone: Firehose writes events and failed records here, the
@@ -116,10 +116,12 @@ class DataLakeStack(PlatformStack):
             admin_arns=profile.lake_admin_arns,
             locations={"Raw": (self.raw_bucket, self.data_key), "Curated": (self.curated_bucket, self.data_key)},
         )
-        self.etl = ChurnCatalogAndEtl(
+        self.dataset = specs.load(profile.dataset)
+        self.etl = CatalogAndEtl(
             self,
-            "ChurnEtl",
+            "ChurnEtl",  # the construct id the pinned catalog ids derive from, whatever the data set
             prefix=prefix,
+            dataset=self.dataset,
             lake=self.lake,
             raw_bucket=self.raw_bucket,
             curated_bucket=self.curated_bucket,
@@ -136,7 +138,7 @@ class DataLakeStack(PlatformStack):
 
         self.training_data_policy = BucketAccessPolicy(
             self, "TrainingDataAccess", bucket=self.curated_bucket, key=self.data_key,
-            read_prefixes=(CURATED_PREFIX,), description="Training: read the curated table",
+            read_prefixes=(self.etl.curated_prefix,), description="Training: read the curated table",
         ).policy  # fmt: skip
         self.pipeline_artifacts_policy = BucketAccessPolicy(
             self, "PipelineArtifactsAccess", bucket=self.artifact_bucket, key=self.data_key,
@@ -247,7 +249,7 @@ class DataLakeStack(PlatformStack):
             principal_arn=analyst,
             database=curated,
             table=self.etl.curated_table,
-            excluded_columns=PII_COLUMNS,
+            excluded_columns=specs.pii_columns(self.dataset),
             permissions=["SELECT"],
         )
         table_grant.add_resource_dependency(self.etl.table)

@@ -67,11 +67,11 @@ class IngestStack(PlatformStack):
             self,
             "Transform",
             package="firehose_transform",
-            description="Validates and normalizes churn events for Firehose; marks bad records failed",
+            description=f"Validates and normalizes {self.profile.dataset} events for Firehose; marks bad records failed",
             vpc=vpc,
             subnets=workload_subnets,
             logs_key=logs_key,
-            environment={"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE},
+            environment={"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE, "DATASET": self.profile.dataset},
             **self.function_settings,
         )
 

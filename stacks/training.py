@@ -21,7 +21,6 @@ from constructs import Construct
 
 from ml_constructs.access import acknowledge_wildcards
 from ml_constructs.events import DeadLetterQueue, notify_topic, object_created
-from ml_constructs.glue_etl import CURATED_PREFIX
 from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service, sagemaker_metrics, volume_key_grants
 from ml_constructs.lambdas import AsyncInvocation, PythonFunction
 from ml_constructs.training_pipeline import TrainingPipeline
@@ -138,7 +137,7 @@ class TrainingStack(PlatformStack):
         self.decisions_table, self.guard = self._guard(
             pipeline_arn, data_key, logs_key, vpc, workload_subnets, alarm_topic
         )
-        self._triggers(curated_bucket, alarm_topic)
+        self._triggers(curated_bucket, f"{curated_table}/", alarm_topic)
         self._failure_notifications(pipeline_arn, alarm_topic)
 
         CfnOutput(self, "PipelineName", value=self.pipeline.pipeline_name)
@@ -290,7 +289,7 @@ class TrainingStack(PlatformStack):
         )
         return table, guard
 
-    def _triggers(self, curated_bucket: s3.IBucket, alarm_topic: sns.ITopic) -> None:
+    def _triggers(self, curated_bucket: s3.IBucket, curated_prefix: str, alarm_topic: sns.ITopic) -> None:
         self.dead_letters = DeadLetterQueue(self, "TriggerDeadLetters", purpose="the retraining triggers")
         self.dead_letter_queue = self.dead_letters.queue
         target = targets.LambdaFunction(
@@ -307,7 +306,7 @@ class TrainingStack(PlatformStack):
             self,
             "OnCuratedData",
             description="Retrain when the ETL lands new curated data (the guard absorbs the burst)",
-            event_pattern=object_created(curated_bucket, {"prefix": CURATED_PREFIX}),
+            event_pattern=object_created(curated_bucket, {"prefix": curated_prefix}),
             targets=[target],
         )
         events.Rule(

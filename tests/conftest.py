@@ -25,6 +25,9 @@ from posture.report import Posture, read_posture
 ROOT = Path(__file__).resolve().parents[1]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 PROFILES = ("dev", "prod")
+# `make test DATASET=NAME`: every synth takes that data-set spec (`-c dataset=NAME`) and the tests read
+# the same spec (pipelines.data.spec.active() reads DATASET); unset, each profile's own (churn).
+DATASET_CONTEXT = (f"dataset={os.environ['DATASET']}",) if os.environ.get("DATASET") else ()
 
 use_project_node()
 
@@ -114,7 +117,7 @@ def assemblies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Assembly]:
     offline = bool(offline_prefix())
     for profile in PROFILES:
         outdir = tmp_path_factory.mktemp(f"cdk-{profile}")
-        result = run_synth(outdir, f"profile={profile}")
+        result = run_synth(outdir, f"profile={profile}", *DATASET_CONTEXT)
         assert (outdir / "manifest.json").exists(), f"synth of {profile} wrote nothing:\n{result.stderr[-4000:]}"
         out[profile] = Assembly(profile, outdir, result, offline)
     return out
@@ -133,6 +136,14 @@ def prod(assemblies: dict[str, Assembly]) -> Assembly:
 @pytest.fixture(params=PROFILES)
 def assembly(request: pytest.FixtureRequest, assemblies: dict[str, Assembly]) -> Assembly:
     return assemblies[request.param]
+
+
+@pytest.fixture(scope="session")
+def dataset():
+    """The data-set spec under test (env DATASET, default churn): what the synthesized stacks describe."""
+    from pipelines.data.spec import active
+
+    return active()
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,12 @@ VALID = {
     "tenure_months": 13, "monthly_charges": 50, "contract": " One-Year ", "churned": True,
     "payment_method": "", "age": None, "region": "North",
 }  # fmt: skip
+# The literal cases are churn's; with another data set (make test DATASET=...) the claims that hold for any
+# spec take that spec's own valid record (tests/test_firehose_transform_spec.py has the spec-driven cases).
+DATASET_NAME = os.environ.get("DATASET") or "churn"
+if DATASET_NAME != "churn":
+    VALID = json.loads(next(generate(1, seed=1, faults=FaultRates(0, 0, 0))))
+churn_only = pytest.mark.skipif(DATASET_NAME != "churn", reason="churn's literal cases")
 
 
 def b64(value: bytes | str) -> str:
@@ -35,6 +41,7 @@ def decode(record: dict) -> str:
     return base64.b64decode(record["data"]).decode()
 
 
+@churn_only
 def test_valid_record_is_normalized() -> None:
     ok, line = transform_data(b64(json.dumps(VALID)))
     assert ok and line.endswith("\n")
@@ -45,6 +52,7 @@ def test_valid_record_is_normalized() -> None:
     assert event["payment_method"] is None and event["age"] is None
 
 
+@churn_only
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [

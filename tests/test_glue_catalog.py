@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from config import PROFILES
-from pipelines.data.schema import CURATED_DQ_RULES, PARTITION_KEYS, curated_columns
+from pipelines.data import spec as specs
 from tests.conftest import Assembly, app_with_project_flags
 
 
@@ -60,13 +60,17 @@ def test_glue_resources_wait_for_every_grant(assembly: Assembly) -> None:
         assert grants <= set(resource["DependsOn"]), cfn_type
 
 
-def test_analysts_see_the_curated_table_without_pii(assembly: Assembly) -> None:
+def test_analysts_see_the_curated_table_without_pii(assembly: Assembly, dataset: specs.DataSet) -> None:
     grants = _of_type(assembly, "AWS::LakeFormation::PrincipalPermissions")
     (grant,) = [g["Properties"] for k, g in grants.items() if k.startswith("GovernanceAnalystCuratedTable")]
     assert grant["Permissions"] == ["SELECT"]
-    columns = grant["Resource"]["TableWithColumns"]
-    assert columns["Name"] == "churn_features"
-    assert columns["ColumnWildcard"] == {"ExcludedColumnNames": ["customer_id"]}
+    pii = [f.name for f in dataset.fields if f.pii]
+    if pii:  # every column but the PII ones
+        columns = grant["Resource"]["TableWithColumns"]
+        assert columns["ColumnWildcard"] == {"ExcludedColumnNames": pii}
+    else:  # nothing to hide: the whole table
+        columns = grant["Resource"]["Table"]
+    assert columns["Name"] == f"{dataset.name}_features"
     role = next(r for k, r in _of_type(assembly, "AWS::IAM::Role").items() if k.startswith("AnalystRole"))
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
@@ -91,12 +95,15 @@ def test_databases_give_no_default_iam_access(assembly: Assembly) -> None:
         assert database["Properties"]["DatabaseInput"]["CreateTableDefaultPermissions"] == []
 
 
-def test_curated_table_declares_what_the_job_writes(assembly: Assembly) -> None:
+def test_curated_table_declares_what_the_job_writes(assembly: Assembly, dataset: specs.DataSet) -> None:
     _, table = _one(assembly, "AWS::Glue::Table")
     table_input = table["Properties"]["TableInput"]
     storage = table_input["StorageDescriptor"]
-    assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == curated_columns()
-    assert [(c["Name"], c["Type"]) for c in table_input["PartitionKeys"]] == list(PARTITION_KEYS)
+    assert table_input["Name"] == specs.curated_table(dataset)
+    assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == specs.curated_columns(dataset)
+    assert [(c["Name"], c["Type"]) for c in table_input["PartitionKeys"]] == specs.partition_keys(dataset)
+    hive_types = {"string", "int", "double", "timestamp", "date"}
+    assert {c["Type"] for c in [*storage["Columns"], *table_input["PartitionKeys"]]} <= hive_types
     assert storage["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
 
 
@@ -110,7 +117,9 @@ def test_security_configuration_encrypts_output_logs_and_bookmarks(assembly: Ass
     assert enc["JobBookmarksEncryption"]["JobBookmarksEncryptionMode"] == "CSE-KMS"
 
 
-def test_etl_job_is_glue_5_bookmarked_in_the_vpc_with_metrics_and_logs(assembly: Assembly) -> None:
+def test_etl_job_is_glue_5_bookmarked_in_the_vpc_with_metrics_and_logs(
+    assembly: Assembly, dataset: specs.DataSet
+) -> None:
     settings = PROFILES[assembly.profile].etl
     _, job = _one(assembly, "AWS::Glue::Job")
     props = job["Properties"]
@@ -122,16 +131,22 @@ def test_etl_job_is_glue_5_bookmarked_in_the_vpc_with_metrics_and_logs(assembly:
     assert props["Connections"] == {"Connections": [f"mlops_{assembly.profile}-vpc"]}
     assert args["--job-bookmark-option"] == "job-bookmark-enable"
     assert args["--enable-metrics"] == args["--enable-observability-metrics"] == "true"
-    assert args["--curated_table"] == "churn_features"
+    assert args["--curated_table"] == f"{dataset.name}_features" and args["--dataset"] == dataset.name
     _, ruleset = _one(assembly, "AWS::Glue::DataQualityRuleset")
     assert args["--dq_ruleset"] == ruleset["Properties"]["Name"]
-    assert ruleset["Properties"]["Ruleset"] == CURATED_DQ_RULES
+    assert ruleset["Properties"]["Ruleset"] == specs.dq_rules(dataset)
+    assert ruleset["Properties"]["TargetTable"]["TableName"] == f"{dataset.name}_features"
 
 
-def test_quality_rules_name_only_curated_columns() -> None:
-    columns = {name for name, _ in curated_columns()}
-    named = set(re.findall(r'"([a-z_]+)"', CURATED_DQ_RULES))
+@pytest.mark.parametrize("name", specs.known())
+def test_quality_rules_name_only_curated_columns(name: str) -> None:
+    dataset = specs.load(name)
+    columns = {column for column, _ in specs.curated_columns(dataset)}
+    rules = specs.dq_rules(dataset)
+    named = set(re.findall(r'^\s*(?:IsComplete|ColumnValues|Uniqueness) ((?:"[a-z0-9_]+" ?)+)', rules, re.MULTILINE))
+    named = {n for group in named for n in group.split('"')[1::2]}
     assert named and named <= columns
+    assert {spec_field.name for spec_field in dataset.fields if spec_field.required} <= named
 
 
 def test_glue_security_group_talks_to_itself_and_https_only(assembly: Assembly) -> None:

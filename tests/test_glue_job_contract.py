@@ -354,7 +354,7 @@ def test_every_job_argument_is_a_glue_5_parameter_or_one_the_script_reads(assemb
         assert job["DefaultArguments"][flag] == "true", flag
 
 
-def test_the_schema_module_ships_as_a_zip_the_script_can_import(dev: Assembly, tmp_path: Path) -> None:
+def test_the_spec_module_ships_as_a_zip_the_script_can_import(dev: Assembly, tmp_path: Path) -> None:
     _, job = _only(dev.template("data-lake"), "AWS::Glue::Job")
     url = _resolve(job["DefaultArguments"]["--extra-py-files"])
     assert "," not in url and url.endswith(".zip")
@@ -363,15 +363,25 @@ def test_the_schema_module_ships_as_a_zip_the_script_can_import(dev: Assembly, t
         a["source"] for a in assets.values() if any(url.endswith(d["objectKey"]) for d in a["destinations"].values())
     ]
     staged = dev.outdir / source["path"]
-    assert source["packaging"] == "zip" and sorted(p.name for p in staged.iterdir()) == ["schema.py"]
-    archive = tmp_path / "schema.zip"  # what the CDK publishes: the staged folder, zipped
+    assert source["packaging"] == "zip"
+    shipped = sorted(str(p.relative_to(staged)) for p in staged.rglob("*") if p.is_file())
+    assert "spec.py" in shipped and {"datasets/churn.json", "datasets/breast_cancer.json"} <= set(shipped)
+    assert set(shipped) <= {"spec.py", "schema.py"} | {f"datasets/{p.name}" for p in (staged / "datasets").iterdir()}
+    archive = tmp_path / "spec.zip"  # what the CDK publishes: the staged folder, zipped
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.write(staged / "schema.py", "schema.py")
-    # Glue puts the zip on the Python path; the script falls back to ``import schema`` there.
-    probe = "import sys; sys.path.insert(0, sys.argv[1]); import schema; print(schema.__file__)"
-    result = subprocess.run([sys.executable, "-c", probe, str(archive)], cwd=tmp_path, capture_output=True, text=True)
+        for name in shipped:
+            zf.write(staged / name, name)
+    # Glue puts the zip on the Python path; the script imports ``spec`` there and loads its --dataset.
+    dataset = job["DefaultArguments"]["--dataset"]
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import spec; print(spec.__file__, spec.load(sys.argv[2]).name)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(archive), dataset], cwd=tmp_path, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().startswith(str(archive))
+    where, name = result.stdout.split()
+    assert where.startswith(str(archive)) and name == dataset
 
 
 def _policies_of(template: dict, role_id: str) -> set[str]:

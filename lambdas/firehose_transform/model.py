@@ -1,16 +1,39 @@
-"""The churn event as a typed model; allowed values come from the shared schema."""
+"""The data set's event as a typed model, built from its spec (``pipelines/data/spec.py``).
+
+The function's environment names the data set (``DATASET``, set by the stack from the
+profile); ``Event`` is the model of that data set, built once when the module loads.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_serializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    create_model,
+    model_validator,
+)
 
-from pipelines.data.schema import CONTRACTS, INTERNET_SERVICES, NUMERIC_DOMAIN, PAYMENT_METHODS, REGIONS
+from pipelines.data import spec as specs
 
 
-def _category(allowed: tuple[str, ...]):
+def _utc(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# The one type of every timestamp field: how it parses and how it is written (UTC, seconds, Z).
+Timestamp = Annotated[datetime, PlainSerializer(_utc, return_type=str)]
+
+
+def _category(allowed: tuple[str, ...]) -> Any:
     def check(value: str) -> str:
         if value not in allowed:
             raise ValueError(f"not one of {', '.join(allowed)}")
@@ -26,11 +49,6 @@ def _blank_to_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-def _bounded(name: str, kind: type):
-    lo, hi = NUMERIC_DOMAIN[name]
-    return Annotated[kind, Field(ge=lo, le=hi)]
-
-
 def _label(value: object) -> object:
     # 0/1 and true/false are the same label; anything else is wrong.
     if isinstance(value, bool):
@@ -38,32 +56,52 @@ def _label(value: object) -> object:
     return value
 
 
-Contract = _category(CONTRACTS)
 Optional = BeforeValidator(_blank_to_none)
 
 
-class ChurnEvent(BaseModel):
-    """One customer snapshot. Unknown fields and wrong types are errors (strict mode)."""
+def field_type(field: specs.Field) -> Any:
+    """The pydantic type of one spec field (without its optionality)."""
+    if field.kind == "id":
+        return Annotated[str, Field(min_length=1, max_length=field.max_length, pattern=field.pattern)]
+    if field.kind == "timestamp":
+        return Timestamp
+    if field.kind == "date":
+        return date
+    if field.kind in specs.NUMERIC_KINDS:
+        lo, hi = field.domain or (None, None)
+        return Annotated[int if field.kind == "integer" else float, Field(ge=lo, le=hi)]
+    if field.kind == "category":
+        return _category(field.values)
+    return Annotated[Literal[0, 1], BeforeValidator(_label)]
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    customer_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-    event_time: datetime
-    signup_date: date
-    tenure_months: _bounded("tenure_months", int)
-    monthly_charges: _bounded("monthly_charges", float)
-    contract: Contract
-    churned: Annotated[Literal[0, 1], BeforeValidator(_label)]
-    age: Annotated[_bounded("age", int) | None, Optional] = None
-    total_charges: Annotated[_bounded("total_charges", float) | None, Optional] = None
-    support_calls: Annotated[_bounded("support_calls", int) | None, Optional] = None
-    data_usage_gb: Annotated[_bounded("data_usage_gb", float) | None, Optional] = None
-    payment_method: Annotated[_category(PAYMENT_METHODS) | None, Optional] = None
-    internet_service: Annotated[_category(INTERNET_SERVICES) | None, Optional] = None
-    region: Annotated[_category(REGIONS) | None, Optional] = None
+def _rules_validator(dataset: specs.DataSet) -> Any:
+    def check(self: BaseModel) -> BaseModel:
+        broken = [r.reason() for r in dataset.rules if not r.holds(getattr(self, r.left), getattr(self, r.right))]
+        if broken:
+            raise ValueError("; ".join(broken))
+        return self
 
-    @field_serializer("event_time")
-    def _utc(self, value: datetime) -> str:
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return model_validator(mode="after")(check)
+
+
+def event_model(dataset: specs.DataSet) -> type[BaseModel]:
+    """A strict, frozen model of one record: required fields first, then optional ones (None when
+    missing or blank), each in spec order; unknown fields and wrong types are errors."""
+    fields: dict[str, Any] = {}
+    for f in specs.required_fields(dataset):
+        fields[f.name] = (field_type(f), ...)
+    for f in specs.optional_fields(dataset):
+        fields[f.name] = (Annotated[field_type(f) | None, Optional], None)
+    return create_model(
+        f"{''.join(part.title() for part in dataset.name.split('_'))}Event",
+        __config__=ConfigDict(strict=True, extra="forbid", frozen=True, str_strip_whitespace=True),
+        __doc__=f"One record of the {dataset.name} data set. Unknown fields and wrong types are errors.",
+        __validators__={"cross_field_rules": _rules_validator(dataset)} if dataset.rules else None,
+        **fields,
+    )
+
+
+DATASET = specs.active()
+Event = event_model(DATASET)
+ChurnEvent = Event  # the name logic.py imports (kept while the transform is renamed)

@@ -1,30 +1,37 @@
-"""Deterministic generator of a realistic customer-churn data set, with faults injected.
+"""Deterministic generator of a data set described by its spec, with faults injected.
 
-The label follows a logistic model of the features (short tenure, monthly
-contracts, electronic checks, fiber, many support calls and high charges raise
-churn), so a model has a real signal to learn. Faults, each at its own rate:
-missing optional values, corrupt rows (bad numbers, bad dates, unknown
-categories, values outside their domain, broken JSON), and duplicates (exact
-copies and re-sent records).
+Clean records come from the spec's generator hook when it names one (churn keeps its
+domain logic in ``pipelines.data.generators.churn``), otherwise from the generic
+generator: the label is drawn first (share ``positive_rate``), then every numeric field
+from a normal law inside its typical range whose centre shifts with the label, and every
+category with label-tilted weights, so a model has a real signal to learn. Cross-field
+rules are kept by drawing again. Faults, each at its own rate: missing optional values,
+corrupt rows (bad numbers, numbers outside their domain, fractions in whole-number fields,
+bad timestamps and dates, unknown categories, bad labels, missing required fields, broken
+JSON), and duplicates (exact re-sends of recent records).
 
-    python -m pipelines.data.generate --rows 100000 --seed 7 --out data/raw.jsonl
+    python -m pipelines.data.generate --rows 100000 --seed 7 --out data/raw.jsonl [--dataset churn]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import json
 import math
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipelines.data.schema import CONTRACTS, INTERNET_SERVICES, OPTIONAL, PAYMENT_METHODS, REGIONS
+from pipelines.data import spec as specs
+from pipelines.data.spec import DataSet, Field
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+_RULE_ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
@@ -34,70 +41,112 @@ class FaultRates:
     duplicate: float = 0.02  # per row
 
 
-def _clean_record(rng: random.Random, index: int) -> dict:
-    contract = rng.choices(CONTRACTS, weights=(55, 25, 20))[0]
-    internet = rng.choices(INTERNET_SERVICES, weights=(45, 35, 20))[0]
-    payment = rng.choices(PAYMENT_METHODS, weights=(30, 25, 30, 15))[0]
-    tenure = min(72, int(rng.expovariate(1 / (8 if contract == "month-to-month" else 30))))
-    base = {"fiber": 75.0, "dsl": 50.0, "none": 22.0}[internet]
-    monthly = round(max(18.0, rng.gauss(base, 12.0)), 2)
-    total = round(monthly * tenure * rng.uniform(0.95, 1.05), 2)
-    support_calls = min(30, int(rng.expovariate(1 / 1.5)))
-    usage = round(rng.lognormvariate(3.0 if internet != "none" else 0.5, 0.8), 2)
-    age = int(min(90, max(18, rng.gauss(45, 15))))
-    logit = (
-        -1.2
-        - 0.045 * tenure
-        + {"month-to-month": 1.3, "one-year": -0.2, "two-year": -1.4}[contract]
-        + (0.6 if payment == "electronic-check" else 0.0)
-        + (0.45 if internet == "fiber" else 0.0)
-        + 0.28 * support_calls
-        + 0.012 * (monthly - 60)
-        - 0.008 * (age - 45)
-    )
-    churned = int(rng.random() < 1 / (1 + math.exp(-logit)))
-    event_time = EPOCH + timedelta(seconds=rng.randrange(0, 180 * 86_400))
-    signup = (event_time - timedelta(days=30 * tenure + rng.randrange(0, 30))).date()
-    return {
-        "customer_id": f"C{index:09d}",
-        "event_time": event_time.isoformat().replace("+00:00", "Z"),
-        "signup_date": signup.isoformat(),
-        "age": age,
-        "region": rng.choice(REGIONS),
-        "contract": contract,
-        "payment_method": payment,
-        "internet_service": internet,
-        "tenure_months": tenure,
-        "monthly_charges": monthly,
-        "total_charges": total,
-        "support_calls": support_calls,
-        "data_usage_gb": usage,
-        "churned": churned,
-    }
+def hook(spec: DataSet) -> Callable[[random.Random, int, DataSet], dict] | None:
+    """The spec's generator hook (``module:function``), or None for the generic generator."""
+    if not spec.generator:
+        return None
+    module, _, name = spec.generator.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
-def _corrupt(rng: random.Random, record: dict) -> dict | str:
-    kind = rng.randrange(7)
+@functools.cache
+def _effect(dataset: str, name: str) -> float:
+    """A fixed, per-field shift (in standard deviations) between the two label classes."""
+    return random.Random(f"{dataset}:{name}").uniform(-1.0, 1.0)
+
+
+def _number(rng: random.Random, spec: DataSet, f: Field, label: int) -> float | int:
+    lo, hi = f.typical or f.domain or (0.0, 1.0)
+    sd = (hi - lo) / 6 or 1.0
+    value = (lo + hi) / 2 + sd * (rng.gauss(0.0, 1.0) + _effect(spec.name, f.name) * (label - 0.5))
+    value = min(hi, max(lo, value))
+    return round(value) if f.kind == "integer" else round(value, 6)
+
+
+def _category(rng: random.Random, spec: DataSet, f: Field, label: int) -> str:
+    weights = [math.exp(_effect(spec.name, f"{f.name}={v}") * (label - 0.5) * 2) for v in f.values]
+    return rng.choices(f.values, weights=weights)[0]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def keeps(spec: DataSet, record: dict) -> bool:
+    """True when the record keeps every cross-field rule of the spec."""
+    return all(rule.holds(record.get(rule.left), record.get(rule.right)) for rule in spec.rules)
+
+
+def generic_record(rng: random.Random, index: int, spec: DataSet) -> dict:
+    """A clean record drawn from the spec alone."""
+    label = int(rng.random() < (spec.positive_rate or 0.3))
+    for _ in range(_RULE_ATTEMPTS):
+        moment = EPOCH + timedelta(seconds=rng.randrange(0, 180 * 86_400))
+        record: dict = {}
+        for f in spec.fields:
+            if f.kind == "id":
+                record[f.name] = f"{f.name[0].upper()}{index:09d}"
+            elif f.kind == "timestamp":
+                record[f.name] = _iso(moment)
+            elif f.kind == "date":
+                record[f.name] = (moment.date() - timedelta(days=rng.randrange(0, 3 * 365))).isoformat()
+            elif f.numeric:
+                record[f.name] = _number(rng, spec, f, label)
+            elif f.kind == "category":
+                record[f.name] = _category(rng, spec, f, label)
+            elif f.kind == "label":
+                record[f.name] = label
+        if keeps(spec, record):
+            return record
+    raise ValueError(f"{spec.name}: no record keeping the rules after {_RULE_ATTEMPTS} draws; check the typical ranges")
+
+
+def corrupt(rng: random.Random, spec: DataSet, record: dict) -> dict | str:
+    """One fault of a kind the spec's fields allow; a string is a broken JSON line."""
+    numbers = [f for f in spec.fields if f.numeric]
+    kinds: list[Callable[[dict], None]] = []
+    if numbers:
+
+        def not_a_number(r: dict) -> None:
+            r[rng.choice(numbers).name] = rng.choice(["abc", "12,5", "NaN-ish", "$70"])
+
+        def outside(r: dict) -> None:
+            f = rng.choice(numbers)
+            lo, hi = f.domain or (0, 0)
+            r[f.name] = rng.choice([lo - 1 - abs(lo), hi + 1 + abs(hi)])
+            if f.kind == "integer":
+                r[f.name] = int(r[f.name])
+
+        kinds += [not_a_number, outside]
+    whole = [f for f in numbers if f.kind == "integer"]
+    if whole:
+        kinds.append(lambda r: r.__setitem__(rng.choice(whole).name, 2.5))
+    if spec.time_field:
+        kinds.append(lambda r: r.__setitem__(spec.time_field, rng.choice(["yesterday", "2026-13-45T00:00:00Z"])))
+    dates = spec.of_kind("date")
+    if dates:
+        kinds.append(lambda r: r.__setitem__(rng.choice(dates).name, rng.choice(["31/02/2026", "2026-02-30"])))
+    categories = spec.of_kind("category")
+    if categories:
+        kinds.append(lambda r: r.__setitem__(rng.choice(categories).name, rng.choice(["lifetime", "weekly", "???"])))
+    kinds.append(lambda r: r.__setitem__(spec.label, rng.choice(["maybe", 3, None])))
+    required = [f.name for f in spec.fields if f.required]
+    kinds.append(lambda r: r.pop(rng.choice(required), None))
     record = dict(record)
-    if kind == 0:
-        record["monthly_charges"] = rng.choice(["abc", "12,5", "NaN-ish", "$70"])
-    elif kind == 1:
-        record["event_time"] = rng.choice(["yesterday", "2026-13-45T00:00:00Z", "31/02/2026"])
-    elif kind == 2:
-        record["contract"] = rng.choice(["lifetime", "weekly", "???"])
-    elif kind == 3:
-        record["tenure_months"] = rng.choice([-5, -1, 10_000])
-    elif kind == 4:
-        record["age"] = rng.choice([7, 150, "forty"])
-    elif kind == 5:
-        record["churned"] = rng.choice(["maybe", 3, None])
-    else:
+    choice = rng.randrange(len(kinds) + 1)
+    if choice == len(kinds):
         return json.dumps(record)[: rng.randrange(5, 40)]  # truncated JSON
+    kinds[choice](record)
     return record
 
 
-def generate(rows: int, seed: int = 7, faults: FaultRates = FaultRates()) -> Iterator[str]:
-    """Yield ``rows`` JSON lines (duplicates included in the count)."""
+def generate(
+    rows: int, seed: int = 7, faults: FaultRates = FaultRates(), dataset: DataSet | None = None
+) -> Iterator[str]:
+    """Yield ``rows`` JSON lines (duplicates included in the count) of ``dataset`` (default: the active one)."""
+    spec = dataset or specs.active()
+    make = hook(spec) or generic_record
+    optional = [f for f in spec.fields if not f.required]
     rng = random.Random(seed)
     recent: list[str] = []
     produced = 0
@@ -106,13 +155,13 @@ def generate(rows: int, seed: int = 7, faults: FaultRates = FaultRates()) -> Ite
         if recent and rng.random() < faults.duplicate:
             line = rng.choice(recent)  # an exact re-send of a recent record
         else:
-            record = _clean_record(rng, index)
+            record: dict | str = make(rng, index, spec)
             index += 1
-            for name in OPTIONAL:
+            for f in optional:
                 if rng.random() < faults.missing:
-                    record[name] = rng.choice([None, ""]) if name in ("payment_method", "region") else None
+                    record[f.name] = rng.choice([None, ""]) if f.kind == "category" else None  # type: ignore[index]
             if rng.random() < faults.corrupt:
-                record = _corrupt(rng, record)
+                record = corrupt(rng, spec, record)  # type: ignore[arg-type]
             line = record if isinstance(record, str) else json.dumps(record, separators=(",", ":"))
             recent.append(line)
             if len(recent) > 1000:
@@ -121,22 +170,26 @@ def generate(rows: int, seed: int = 7, faults: FaultRates = FaultRates()) -> Ite
         yield line
 
 
-def write(path: Path, rows: int, seed: int = 7, faults: FaultRates = FaultRates()) -> Path:
+def write(
+    path: Path, rows: int, seed: int = 7, faults: FaultRates = FaultRates(), dataset: DataSet | None = None
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as out:
-        for line in generate(rows, seed, faults):
+        for line in generate(rows, seed, faults, dataset):
             out.write(line + "\n")
     return path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate the churn data set as JSON lines.")
+    parser = argparse.ArgumentParser(description="Generate a data set (from its spec) as JSON lines.")
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--dataset", default=None, help="data-set spec name (default: env DATASET, else churn)")
     args = parser.parse_args(argv)
-    write(args.out, args.rows, args.seed)
-    print(f"wrote {args.rows} rows to {args.out}")
+    dataset = specs.load(args.dataset) if args.dataset else specs.active()
+    write(args.out, args.rows, args.seed, dataset=dataset)
+    print(f"wrote {args.rows} rows of {dataset.name} to {args.out}")
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Generator hooks: data-set specific record makers a spec names as ``generator``."""

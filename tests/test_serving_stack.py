@@ -549,7 +549,7 @@ def test_client_sends_csv_pins_the_variant_and_reads_scores() -> None:
              "Body": "\n".join(",".join(["0.0"] * len(FEATURES)) if i == 0 else ",".join(["1.0"] * len(FEATURES)) for i in range(2))},
         )  # fmt: skip
         result = invoke(runtime, "e", rows, variant="challenger")
-    assert result == {"variant": "challenger", "scores": [0.12, 0.87], "churn": [False, True]}
+    assert result == {"variant": "challenger", "scores": [0.12, 0.87], "positive": [False, True]}
     with pytest.raises(ValueError, match="the model takes"):
         invoke(runtime, "e", [[1.0, 2.0]])
 

@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.data.schema import LABEL
 from pipelines.training import checks
-from pipelines.training.features import FEATURES
+from pipelines.training.features import FEATURES, LABEL, ORDER_KEYS
 
 MIN_ROWS = 100
 # Of each class in every split: fewer, and early stopping, tuning and the gate judge AUC on next to nothing.
@@ -32,14 +31,15 @@ MIN_CLASS_ROWS = 5
 
 def load_curated(path: Path) -> pd.DataFrame:
     """Every Parquet file under ``path`` (partition folders included), else every CSV, in a
-    stable row order (file names differ between runs; the seeded split must not)."""
+    stable row order (by the data set's id and time fields: file names differ between runs;
+    the seeded split must not)."""
     if parquet := sorted(path.rglob("*.parquet")):
         frame = pd.concat((pd.read_parquet(p) for p in parquet), ignore_index=True)
     else:
         frame = pd.concat(
             (pd.read_csv(p) for p in checks.files(path, "*.csv", "Parquet or CSV file")), ignore_index=True
         )
-    keys = [c for c in ("customer_id", "event_time") if c in frame.columns]
+    keys = [c for c in ORDER_KEYS if c in frame.columns]
     return frame.sort_values(keys, kind="mergesort").reset_index(drop=True) if keys else frame
 
 

@@ -43,7 +43,7 @@ PYTHON_IMAGE ?= $(shell for p in python3.10 $(wildcard $(HOME)/.pyenv/versions/3
 
 ROWS ?= 100000
 
-.PHONY: install synth posture test fuzz lint format bench data etl-local pipeline-local pipeline-definition monitor-local diff deploy \
+.PHONY: install synth posture test fuzz lint format bench data etl-local pipeline-local pipeline-definition bootstrap-model monitor-local diff deploy \
 	destroy clean preflight smoke
 
 install: $(PY_STAMP) $(NODE_STAMP) $(LAYER_STAMP) $(CODE_BUNDLE_STAMP)
@@ -98,6 +98,11 @@ $(IMAGE_STAMP): requirements-image.txt
 # Regenerate the checked-in pipeline definition with the SDK (offline; see pipelines/training/definition.py).
 pipeline-definition: $(SDK_STAMP)
 	PYTHONPATH=$(CURDIR) $(SDK_VENV)/bin/python -m pipelines.training.definition
+
+# Rebuild the bootstrap model of DATASET (default churn) into pipelines/serving/bootstrap/<name>/ (no Spark).
+bootstrap-model: install
+	@echo "Training the bootstrap model of the $(or $(DATASET),churn) data set (generated records, fixed hyperparameters)"
+	$(PY) -m pipelines.serving.bootstrap
 
 # The main job: synthesize every stack of the profile and report the posture.
 # Fails when synth fails or any cdk-nag finding is unacknowledged.

@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from config import PROFILES, ProfileError
+from pipelines.data import spec as specs
 from tests.conftest import ROOT, Assembly
 
 
@@ -518,12 +519,16 @@ def test_the_deployer_reaches_cloudformation_from_its_subnets(assembly: Assembly
     assert any(".cloudformation" in s for s in services), services
 
 
-def test_bootstrap_model_is_rebuilt_byte_for_byte(spark, tmp_path) -> None:
-    from pipelines.serving.bootstrap import ARTIFACT, build
+def test_bootstrap_model_is_rebuilt_byte_for_byte(dataset, tmp_path) -> None:
+    from pipelines.serving.bootstrap import ARTIFACT, artifact, build, describe
 
-    metrics = build(tmp_path / "model.tar.gz", spark=spark)
+    described = build(tmp_path / "model.tar.gz")
     assert (tmp_path / "model.tar.gz").read_bytes() == ARTIFACT.read_bytes()
-    assert metrics["auc"] > 0.75
+    assert describe(dataset.name, described) == (ARTIFACT.parent / "model.json").read_text()
+    assert described["auc"] > 0.75
+    assert artifact(dataset.name, specs.features(dataset)) == ARTIFACT
+    with pytest.raises(FileNotFoundError, match=f"make bootstrap-model DATASET={dataset.name}"):
+        artifact(dataset.name, specs.features(dataset)[1:])
 
 
 def test_client_sends_csv_pins_the_variant_and_reads_scores() -> None:

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from pipelines.data.schema import LABEL, PII_COLUMNS
+from pipelines.data import spec as specs
 from pipelines.training import baseline, checks, evaluate, preprocess, run_local, tune_local
-from pipelines.training.features import FEATURES
+from pipelines.training.features import DATASET, FEATURES, LABEL
 from pipelines.training.metrics import auc, classification_report
 from pipelines.training.registry import PENDING, gate
 
@@ -40,7 +40,8 @@ def test_preprocess_splits_stratified_without_identifiers(pipeline_run) -> None:
     train = _split(work, "train")
     assert train.shape[1] == 1 + len(FEATURES)
     assert set(train[0].unique()) == {0, 1}  # label first
-    assert not set(PII_COLUMNS) & set(FEATURES) and "event_time" not in FEATURES
+    identifiers = {*specs.pii_columns(DATASET), *specs.dedup_keys(DATASET), DATASET.label}
+    assert not identifiers & set(FEATURES)
     report = json.loads((work / "preprocess" / "report" / "preprocess.json").read_text())
     assert 0.1 < report["eda"]["positive_rate"] < 0.9
     assert report["eda"]["top_correlations_with_label"]

@@ -190,7 +190,7 @@ def test_ground_truth_reader_counts_bad_records(tmp_path) -> None:
 
 def test_entry_points_write_the_reports(tmp_path, capsys) -> None:
     shifted = NUMERIC_FIELDS[0].name
-    assert simulate.main(["--out", str(tmp_path), "--rows", "400", "--shift-feature", shifted]) == 0
+    assert simulate.main(["--out", str(tmp_path), "--rows", "1500", "--shift-feature", shifted]) == 0
     args = ["--capture", str(tmp_path / "capture"), "--baseline", str(tmp_path / "baselines"), "--ground-truth",
             str(tmp_path / "truth-absent"), "--output", str(tmp_path / "out"), "--endpoint", "mlops-local-churn",
             "--end", "2026-07-01T00:20:00Z", "--min-samples", "50"]  # fmt: skip

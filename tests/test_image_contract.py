@@ -66,8 +66,9 @@ def definition_for(work: Path, profile: str = "dev") -> dict:
     """The definition as the training stack fills it, with this folder's fake S3 names."""
     bundle = work / "bundle.zip"
     with zipfile.ZipFile(bundle, "w") as archive:
-        for path in sorted(CODE_BUNDLE.rglob("*.py")):
-            archive.write(path, path.relative_to(CODE_BUNDLE).as_posix())
+        for path in sorted(CODE_BUNDLE.rglob("*")):
+            if path.is_file() and path.name != ".built":  # the code and the data-set specs beside it
+                archive.write(path, path.relative_to(CODE_BUNDLE).as_posix())
     definition = apply_profile(json.loads(DEFINITION.read_text()), get_profile(profile).training)
     return fill(
         definition,

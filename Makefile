@@ -28,7 +28,7 @@ LAYER_STAMP := $(LAYER)/.built
 # The training steps' code, shipped to SageMaker as one zip (imported from it as is).
 CODE_BUNDLE := $(CURDIR)/.build/pipeline-code
 CODE_BUNDLE_STAMP := $(CODE_BUNDLE)/.built
-TRAINING_MODULES := __init__ features preprocess evaluate baseline metrics
+TRAINING_MODULES := __init__ features preprocess evaluate baseline metrics checks
 # The drift job runs from the same bundle (its simulator stays here: it needs the data generator).
 MONITORING_MODULES := __init__ capture drift report
 # The SageMaker SDK v3 (about 1 GB) lives apart: only the pipeline-definition build needs it.
@@ -45,7 +45,7 @@ PYTHON_IMAGE ?= $(shell for p in python3.10 $(wildcard $(HOME)/.pyenv/versions/3
 ROWS ?= 100000
 
 .PHONY: install synth posture test fuzz diagram cost lint format bench data etl-local pipeline-local pipeline-definition \
-	monitor-local diff deploy destroy clean preflight smoke help lock need-java
+	bootstrap-model monitor-local diff deploy destroy clean preflight smoke help lock need-java
 
 help: ## list the targets and the variables they take
 	@echo "make TARGET [PROFILE=$(PROFILE)] [ARGS='extra cdk options']"
@@ -113,6 +113,11 @@ $(IMAGE_STAMP): requirements-image.txt
 # Regenerate the checked-in pipeline definition with the SDK (offline; see pipelines/training/definition.py).
 pipeline-definition: $(SDK_STAMP) ## regenerate pipelines/training/definition.json with the SageMaker SDK (offline)
 	PYTHONPATH=$(CURDIR) $(SDK_VENV)/bin/python -m pipelines.training.definition
+
+# Rebuild the bootstrap model of DATASET (default churn) into pipelines/serving/bootstrap/<name>/ (no Spark).
+bootstrap-model: install ## retrain the bootstrap model of DATASET (generated records, fixed hyperparameters)
+	@echo "Training the bootstrap model of the $(or $(DATASET),churn) data set (generated records, fixed hyperparameters)"
+	$(PY) -m pipelines.serving.bootstrap
 
 # The main job: synthesize every stack of the profile and report the posture.
 # Fails when synth fails or any cdk-nag finding is unacknowledged.

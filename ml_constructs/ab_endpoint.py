@@ -30,10 +30,11 @@ from constructs import Construct
 from config import ServingSettings
 from config.profiles import INSTANCE_VCPUS
 from ml_constructs.training_pipeline import xgboost_image
+from pipelines.data import spec as specs
+from pipelines.serving.bootstrap import artifact as bootstrap_artifact
 from posture.checks import acknowledge
 
 ROOT = Path(__file__).resolve().parents[1]
-BOOTSTRAP_MODEL = ROOT / "pipelines" / "serving" / "bootstrap" / "model.tar.gz"
 VARIANTS = ("champion", "challenger")
 SHADOW = "shadow"
 DATA_CAPTURE_PREFIX = "monitoring/data-capture/"
@@ -77,7 +78,9 @@ class AbEndpoint(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.settings = settings
-        self.bootstrap = assets.Asset(self, "BootstrapModel", path=str(BOOTSTRAP_MODEL))
+        dataset = specs.load(stack.profile.dataset)  # type: ignore[attr-defined]
+        bootstrap_model = bootstrap_artifact(dataset.name, specs.features(dataset))
+        self.bootstrap = assets.Asset(self, "BootstrapModel", path=str(bootstrap_model))
         subnet_ids = vpc.select_subnets(subnet_group_name=subnets.subnet_group_name).subnet_ids
         vpc_config = sagemaker.CfnModel.VpcConfigProperty(
             subnets=subnet_ids, security_group_ids=[security_group.security_group_id]

@@ -2,9 +2,15 @@
 
 ``pipelines/training/definition.json`` is built with the SageMaker SDK at build
 time (``make pipeline-definition``) with ``@@NAME@@`` placeholders; here they
-become CDK tokens (role, buckets, key, subnets, image, code bundle), the
-parameters' defaults come from the profile, and spot training is switched to
-what the profile allows. Synth reads a file: no SDK, no AWS call.
+become CDK tokens (role, buckets, key, subnets, image, code bundle), the data
+set's name and curated table, the parameters' defaults come from the profile,
+and spot training is switched to what the profile allows. Synth reads a file:
+no SDK, no AWS call.
+
+Two checks fail synth before a wrong pipeline deploys: the definition's
+fingerprint (its inputs changed since it was built: a changed search space would
+deploy the old ranges), and every column the training steps read (the spec's
+label and features) being a column of the curated table.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from config import TrainingSettings
-from pipelines.training.definition import DEFINITION, IMAGES, PREFIX, ROLE_ARN
+from pipelines.data import spec as specs
+from pipelines.training.definition import DEFINITION, IMAGES, PREFIX, ROLE_ARN, stale
+from pipelines.training.features import missing_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE_BUNDLE = ROOT / ".build" / "pipeline-code"
@@ -52,6 +60,25 @@ def fill(definition: object, values: dict[str, str | list[str]]) -> object:
     return definition
 
 
+def check_fresh() -> None:
+    """Fail when the checked-in definition is older than its inputs."""
+    if changed := stale():
+        raise ValueError(
+            f"{DEFINITION.name} is stale: {', '.join(changed)} changed since it was built. "
+            "Run `make pipeline-definition` and commit the regenerated files."
+        )
+
+
+def check_columns(dataset: specs.DataSet, table: str, curated_columns: list[str] | tuple[str, ...]) -> None:
+    """Fail when the training steps read a column (label or feature) the curated table lacks."""
+    if missing := missing_columns(dataset, curated_columns):
+        raise ValueError(
+            f"the training pipeline of data set {dataset.name!r} reads columns the curated table {table!r} "
+            f"lacks: {', '.join(missing)}. Fix pipelines/data/datasets/{dataset.name}.json (features are "
+            "numeric fields, engineered columns, missing/capped flags and one-hot columns of the curated table)."
+        )
+
+
 def apply_profile(definition: dict, settings: TrainingSettings) -> dict:
     defaults = {
         "ProcessingInstanceType": settings.processing_instance_type,
@@ -83,8 +110,11 @@ class TrainingPipeline(Construct):
 
     :param pipeline_name: physical name (part of the interface: triggers start it by name).
     :param role_arn: the one role the pipeline and its jobs run as.
-    :param values: placeholder values (tokens) other than the code bundle's and the image.
+    :param values: placeholder values (tokens) other than the code bundle's, the image and the data set's.
     :param settings: parameter defaults and spot training (from the profile).
+    :param dataset: the data-set spec the steps train on (their ``DATASET``).
+    :param curated_table: the curated table the steps read (its S3 prefix is the input's default).
+    :param curated_columns: that table's columns: every column the steps read must be one.
     """
 
     def __init__(
@@ -96,8 +126,13 @@ class TrainingPipeline(Construct):
         role_arn: str,
         values: dict[str, str | list[str]],
         settings: TrainingSettings,
+        dataset: specs.DataSet,
+        curated_table: str,
+        curated_columns: list[str] | tuple[str, ...],
     ) -> None:
         super().__init__(scope, construct_id)
+        check_fresh()
+        check_columns(dataset, curated_table, curated_columns)
         if not (CODE_BUNDLE / ".built").exists():
             raise FileNotFoundError(f"{CODE_BUNDLE} is missing: run `make install` to build the pipeline code bundle")
         stack = Stack.of(self)
@@ -113,6 +148,8 @@ class TrainingPipeline(Construct):
                 "CODE_BUNDLE_BUCKET": self.code_bundle.s3_bucket_name,
                 "CODE_BUNDLE_KEY": self.code_bundle.s3_object_key,
                 "REGION": stack.region,
+                "DATASET": dataset.name,
+                "CURATED_TABLE": curated_table,
             },
         )
         self.pipeline_name = pipeline_name
@@ -120,7 +157,8 @@ class TrainingPipeline(Construct):
             self,
             "Pipeline",
             pipeline_name=pipeline_name,
-            pipeline_description="Churn: preprocess, Bayesian HPO of XGBoost, evaluate, AUC gate, baselines, register",
+            pipeline_description=f"{dataset.name}: preprocess, Bayesian HPO of XGBoost, evaluate, AUC gate, "
+            "baselines, register",
             role_arn=role_arn,
             pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(filled)},
         )

@@ -24,12 +24,13 @@ from ml_constructs.events import DeadLetterQueue, notify_topic, object_created
 from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service, sagemaker_metrics, volume_key_grants
 from ml_constructs.lambdas import AsyncInvocation, PythonFunction
 from ml_constructs.training_pipeline import TrainingPipeline
+from pipelines.data import spec as specs
 from posture.checks import acknowledge_all_packs
 from stacks.base import PlatformStack
 
 
 class TrainingStack(PlatformStack):
-    """The churn training pipeline and what starts it.
+    """The training pipeline (of the profile's data set) and what starts it.
 
     - ``execution_role``: the one role the pipeline and its jobs run as, scoped
       to the curated table's prefix, the pipeline's artifact prefix, the data
@@ -65,6 +66,7 @@ class TrainingStack(PlatformStack):
         super().__init__(scope, construct_id, **kwargs)
         profile = self.profile
         settings = profile.training
+        dataset = specs.load(profile.dataset)
         name = f"mlops-{profile.name}-churn"
         self.model_package_group_name = name
         self.retrain_alarm_prefix = f"mlops-{profile.name}-retrain-"
@@ -99,6 +101,9 @@ class TrainingStack(PlatformStack):
                 "MODEL_PACKAGE_GROUP": name,
             },
             settings=settings,
+            dataset=dataset,
+            curated_table=curated_table,
+            curated_columns=[column for column, _ in specs.curated_columns(dataset)],
         )
         self.pipeline.pipeline.add_resource_dependency(self.model_package_group)
         bundle = self.pipeline.code_bundle

@@ -12,12 +12,23 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
+from pipelines.data import spec as specs
 from pipelines.monitoring import drift, simulate
 from pipelines.monitoring.capture import read_capture, read_ground_truth
 from pipelines.training import baseline
-from pipelines.training.features import FEATURES
+from pipelines.training.features import DATASET, FEATURES, INDICATORS
 
 ENDPOINT = "ep"
+# The active data-set spec's first numeric fields and category (the shifts below are in its units).
+NUMERIC_FIELDS = specs.numeric_fields(DATASET)
+CATEGORY = next(iter(specs.category_fields(DATASET)), None)
+
+
+def _spread(name: str) -> float:
+    lo, hi = DATASET.field(name).typical or DATASET.field(name).domain or (0.0, 1.0)
+    return (hi - lo) / 6
+
+
 LIMITS = drift.Thresholds(min_samples=200, label_delay_hours=0)
 
 
@@ -41,9 +52,8 @@ def run_job(world: dict, tmp_path: Path, limits: drift.Thresholds = LIMITS, **tr
 @pytest.mark.parametrize(
     "shift",
     [
-        {"feature": "data_usage_gb", "factor": 2.0},
-        {"feature": "age", "add": 8.0},
-        {"feature": "support_calls", "add": 2.0},
+        {"feature": NUMERIC_FIELDS[0].name, "factor": 2.0},
+        *({"feature": f.name, "add": _spread(f.name)} for f in NUMERIC_FIELDS[1:3]),
     ],
 )
 def test_an_injected_shift_is_flagged_for_that_feature_alone(world, tmp_path, shift) -> None:
@@ -51,15 +61,17 @@ def test_an_injected_shift_is_flagged_for_that_feature_alone(world, tmp_path, sh
     assert result["data_drift"]["drifted_features"] == [shift["feature"]]
 
 
+@pytest.mark.skipif(CATEGORY is None, reason="the data set has no category field")
 def test_a_category_shift_is_flagged_for_that_feature_alone(world, tmp_path) -> None:
     pop = world["pop"]
     features = pop.features.copy()
-    monthly = features["contract_month_to_month"] == 1.0
-    features.loc[monthly, ["contract_month_to_month", "contract_two_year"]] = [0.0, 1.0]
+    first, last = (specs.one_hot_column(CATEGORY.name, v) for v in (CATEGORY.values[0], CATEGORY.values[-1]))
+    moved = features[first] == 1.0
+    features.loc[moved, [first, last]] = [0.0, 1.0]
     shifted = {**world, "pop": simulate.Population(features, pop.labels, pop.scores)}
     result, _ = run_job(shifted, tmp_path)
-    assert result["data_drift"]["drifted_features"] == ["contract"]
-    assert result["data_drift"]["features"]["contract"]["chi2_p_value"] < 1e-6
+    assert result["data_drift"]["drifted_features"] == [CATEGORY.name]
+    assert result["data_drift"]["features"][CATEGORY.name]["chi2_p_value"] < 1e-6
 
 
 def test_a_score_shift_is_prediction_drift(world, tmp_path) -> None:
@@ -136,14 +148,15 @@ def test_malformed_lines_are_counted_and_skipped(world, tmp_path) -> None:
     result, _ = run_job(world, tmp_path, bad_lines=7)
     assert result["malformed_records"] == 7
     assert result["records"] == 3_007 and result["rows"] == 3_000
-    assert set(result["malformed_reasons"]) == {"not a capture record", "input is not 38 values per row"}
+    assert set(result["malformed_reasons"]) == {"not a capture record", f"input is not {len(FEATURES)} values per row"}
 
 
 def test_type_and_range_violations_and_completeness(tmp_path) -> None:
+    typed, ranged, missing = (f.name for f in NUMERIC_FIELDS[:3])
     row = ["1.5"] * len(FEATURES)
-    row[FEATURES.index("age")] = "forty"  # not a number
-    row[FEATURES.index("tenure_months")] = "-3"  # outside the domain
-    row[FEATURES.index("support_calls")] = ""  # missing
+    row[FEATURES.index(typed)] = "forty"  # not a number
+    row[FEATURES.index(ranged)] = str(DATASET.field(ranged).domain[0] - 3)  # outside the domain
+    row[FEATURES.index(missing)] = ""  # missing
     body = base64.b64encode(",".join(row).encode()).decode()
     record = {
         "captureData": {
@@ -156,12 +169,12 @@ def test_type_and_range_violations_and_completeness(tmp_path) -> None:
     path = tmp_path / "x.jsonl"
     path.write_text(json.dumps(record) + "\n")
     capture = read_capture([path], len(FEATURES))
-    constraints = {"features": [{"name": "age", "inferred_type": "Integral", "completeness": 1.0}]}
+    constraints = {"features": [{"name": typed, "inferred_type": "Integral", "completeness": 1.0}]}
     quality = drift.data_quality(constraints, capture, LIMITS)["features"]
-    assert quality["age"]["type_violations"] == 1 and quality["age"]["violated"]
-    assert quality["tenure_months"]["range_violations"] == 1
-    assert quality["support_calls"]["completeness"] == 0.0
-    assert quality["contract_one_year"]["range_violations"] == 1  # 1.5 is not an indicator value
+    assert quality[typed]["type_violations"] == 1 and quality[typed]["violated"]
+    assert quality[ranged]["range_violations"] == 1
+    assert quality[missing]["completeness"] == 0.0
+    assert quality[INDICATORS[0]]["range_violations"] == 1  # 1.5 is not an indicator value
 
 
 def test_ground_truth_reader_counts_bad_records(tmp_path) -> None:
@@ -176,7 +189,8 @@ def test_ground_truth_reader_counts_bad_records(tmp_path) -> None:
 
 
 def test_entry_points_write_the_reports(tmp_path, capsys) -> None:
-    assert simulate.main(["--out", str(tmp_path), "--rows", "400", "--shift-feature", "age"]) == 0
+    shifted = NUMERIC_FIELDS[0].name
+    assert simulate.main(["--out", str(tmp_path), "--rows", "1500", "--shift-feature", shifted]) == 0
     args = ["--capture", str(tmp_path / "capture"), "--baseline", str(tmp_path / "baselines"), "--ground-truth",
             str(tmp_path / "truth-absent"), "--output", str(tmp_path / "out"), "--endpoint", "mlops-local-churn",
             "--end", "2026-07-01T00:20:00Z", "--min-samples", "50"]  # fmt: skip
@@ -185,10 +199,10 @@ def test_entry_points_write_the_reports(tmp_path, capsys) -> None:
     printed = json.loads(capsys.readouterr().out)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert printed["report"].endswith("report.json") and report["window"]["end"] == "2026-07-01T00:00:00Z"
-    assert report["summary"]["challenger"]["drifted_features"] == ["age"]
+    assert report["summary"]["challenger"]["drifted_features"] == [shifted]
     assert report["variants"]["champion"]["model_quality"]["status"] == "no-ground-truth"
     html = (tmp_path / "out" / "report.html").read_text()
-    assert html.count("<svg") > len(FEATURES) // 2 and "age" in html
+    assert html.count("<svg") > len(FEATURES) // 2 and shifted in html
 
 
 def test_no_capture_is_reported_not_fatal(world, tmp_path) -> None:
@@ -202,7 +216,8 @@ def test_no_capture_is_reported_not_fatal(world, tmp_path) -> None:
 def test_baseline_step_writes_the_drift_baseline_next_to_its_model_monitor_files(tmp_path) -> None:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.integers(0, 2, (300, len(FEATURES))).astype(float), columns=list(FEATURES))
-    frame["age"] = rng.normal(45, 10, 300).round()
+    numeric = NUMERIC_FIELDS[0].name
+    frame[numeric] = rng.normal(45, 10, 300).round()
     (tmp_path / "train").mkdir()
     frame.to_csv(tmp_path / "train" / "train_features.csv", index=False)
     (tmp_path / "eval").mkdir()
@@ -214,6 +229,7 @@ def test_baseline_step_writes_the_drift_baseline_next_to_its_model_monitor_files
         assert (tmp_path / "out" / name).is_file()
     drift_baseline = json.loads((tmp_path / "out" / "drift" / "baseline.json").read_text())
     assert sum(drift_baseline["score"]["counts"]) == 300
-    assert sum(drift_baseline["numeric"]["age"]["counts"]) == 300
-    assert len(drift_baseline["numeric"]["age"]["edges"]) == baseline.DRIFT_BINS - 1
-    assert set(drift_baseline["categorical"]["contract"]) <= {"month-to-month", "one-year", "two-year", "(none)"}
+    assert sum(drift_baseline["numeric"][numeric]["counts"]) == 300
+    assert len(drift_baseline["numeric"][numeric]["edges"]) == baseline.DRIFT_BINS - 1
+    if CATEGORY is not None:
+        assert set(drift_baseline["categorical"][CATEGORY.name]) <= {*CATEGORY.values, "(none)"}

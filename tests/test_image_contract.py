@@ -31,9 +31,11 @@ import pytest
 
 from config import get_profile
 from ml_constructs.training_pipeline import DEFINITION, apply_profile, fill
+from pipelines.data import spec as specs
 from pipelines.serving import client
 from pipelines.serving.bootstrap import ARTIFACT
 from pipelines.training import evaluate, preprocess
+from pipelines.training.features import DATASET
 from tests.image.local_pipeline import LocalPipeline, StepFailed, sandbox_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,8 +66,9 @@ def definition_for(work: Path, profile: str = "dev") -> dict:
     """The definition as the training stack fills it, with this folder's fake S3 names."""
     bundle = work / "bundle.zip"
     with zipfile.ZipFile(bundle, "w") as archive:
-        for path in sorted(CODE_BUNDLE.rglob("*.py")):
-            archive.write(path, path.relative_to(CODE_BUNDLE).as_posix())
+        for path in sorted(CODE_BUNDLE.rglob("*")):
+            if path.is_file() and path.name != ".built":  # the code and the data-set specs beside it
+                archive.write(path, path.relative_to(CODE_BUNDLE).as_posix())
     definition = apply_profile(json.loads(DEFINITION.read_text()), get_profile(profile).training)
     return fill(
         definition,
@@ -74,6 +77,7 @@ def definition_for(work: Path, profile: str = "dev") -> dict:
             "CODE_BUNDLE_KEY": "0123abcd.zip", "KMS_KEY_ARN": "arn:aws:kms:eu-west-1:123456789012:key/k",
             "SUBNET_IDS": ["subnet-1"], "SECURITY_GROUP_IDS": ["sg-1"], "MODEL_PACKAGE_GROUP": "group",
             "XGBOOST_IMAGE": "xgboost:3.0-5", "REGION": "eu-west-1", "ROLE_ARN": "arn:aws:iam::123456789012:role/r",
+            "DATASET": DATASET.name, "CURATED_TABLE": specs.curated_table(DATASET),
         },
     )  # fmt: skip
 
@@ -90,7 +94,7 @@ def pipeline(image_python: Path, curated_dir: Path, tmp_path: Path):
         run = LocalPipeline(definition_for(tmp_path), tmp_path, IMAGE_BIN, parameters)
         run.put("s3://assets/0123abcd.zip", tmp_path / "bundle.zip")
         for path in curated_dir.rglob("*.parquet"):
-            run.put(f"s3://curated/churn_features/{path.relative_to(curated_dir).as_posix()}", path)
+            run.put(f"s3://curated/{specs.curated_table(DATASET)}/{path.relative_to(curated_dir).as_posix()}", path)
         return run
 
     return make

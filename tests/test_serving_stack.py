@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from config import PROFILES, ProfileError
+from pipelines.data import spec as specs
 from tests.conftest import ROOT, Assembly
 
 
@@ -518,12 +519,16 @@ def test_the_deployer_reaches_cloudformation_from_its_subnets(assembly: Assembly
     assert any(".cloudformation" in s for s in services), services
 
 
-def test_bootstrap_model_is_rebuilt_byte_for_byte(spark, tmp_path) -> None:
-    from pipelines.serving.bootstrap import ARTIFACT, build
+def test_bootstrap_model_is_rebuilt_byte_for_byte(dataset, tmp_path) -> None:
+    from pipelines.serving.bootstrap import ARTIFACT, artifact, build, describe
 
-    metrics = build(tmp_path / "model.tar.gz", spark=spark)
+    described = build(tmp_path / "model.tar.gz")
     assert (tmp_path / "model.tar.gz").read_bytes() == ARTIFACT.read_bytes()
-    assert metrics["auc"] > 0.75
+    assert describe(dataset.name, described) == (ARTIFACT.parent / "model.json").read_text()
+    assert described["auc"] > 0.75
+    assert artifact(dataset.name, specs.features(dataset)) == ARTIFACT
+    with pytest.raises(FileNotFoundError, match=f"make bootstrap-model DATASET={dataset.name}"):
+        artifact(dataset.name, specs.features(dataset)[1:])
 
 
 def test_client_sends_csv_pins_the_variant_and_reads_scores() -> None:
@@ -549,7 +554,7 @@ def test_client_sends_csv_pins_the_variant_and_reads_scores() -> None:
              "Body": "\n".join(",".join(["0.0"] * len(FEATURES)) if i == 0 else ",".join(["1.0"] * len(FEATURES)) for i in range(2))},
         )  # fmt: skip
         result = invoke(runtime, "e", rows, variant="challenger")
-    assert result == {"variant": "challenger", "scores": [0.12, 0.87], "churn": [False, True]}
+    assert result == {"variant": "challenger", "scores": [0.12, 0.87], "positive": [False, True]}
     with pytest.raises(ValueError, match="the model takes"):
         invoke(runtime, "e", [[1.0, 2.0]])
 

@@ -9,8 +9,12 @@ import subprocess
 import pytest
 
 from config import PROFILES
-from ml_constructs.training_pipeline import apply_profile, fill
+from ml_constructs import training_pipeline
+from ml_constructs.training_pipeline import apply_profile, check_columns, fill
+from pipelines.data import spec as specs
+from pipelines.training import definition as definition_module
 from pipelines.training.definition import DEFINITION
+from pipelines.training.features import FEATURES, LABEL
 from pipelines.training.hyperparameters import OBJECTIVE_METRIC, SEARCH_SPACE
 from tests.conftest import ROOT, Assembly, hermetic_env, offline_prefix
 
@@ -43,7 +47,7 @@ def test_pipeline_runs_preprocess_tune_evaluate_and_the_gate(assembly: Assembly)
     assert steps["Evaluate"]["PropertyFiles"][0]["FilePath"] == "evaluation.json"
 
 
-def test_parameter_defaults_come_from_the_profile(assembly: Assembly) -> None:
+def test_parameter_defaults_come_from_the_profile(assembly: Assembly, dataset) -> None:
     settings = PROFILES[assembly.profile].training
     _, definition = _pipeline(assembly)
     defaults = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
@@ -51,7 +55,7 @@ def test_parameter_defaults_come_from_the_profile(assembly: Assembly) -> None:
     assert defaults["MaxTuningJobs"] == settings.max_tuning_jobs
     assert defaults["MaxParallelTuningJobs"] == settings.max_parallel_tuning_jobs
     assert defaults["TrainingInstanceType"] == settings.training_instance_type
-    assert defaults["InputDataUri"] == "s3://REF/churn_features/"
+    assert defaults["InputDataUri"] == f"s3://REF/{specs.curated_table(dataset)}/"
 
 
 def test_tuning_is_bayesian_over_the_shared_space_and_locked_down(assembly: Assembly) -> None:
@@ -78,7 +82,7 @@ def test_tuning_is_bayesian_over_the_shared_space_and_locked_down(assembly: Asse
     assert ("MaxWaitTimeInSeconds" in job["StoppingCondition"]) is settings.spot
 
 
-def test_processing_jobs_are_isolated_encrypted_and_run_the_shipped_code(assembly: Assembly) -> None:
+def test_processing_jobs_are_isolated_encrypted_and_run_the_shipped_code(assembly: Assembly, dataset) -> None:
     _, definition = _pipeline(assembly)
     steps = _steps(definition)
     for name in ("Preprocess", "Evaluate", "Baseline"):
@@ -91,6 +95,7 @@ def test_processing_jobs_are_isolated_encrypted_and_run_the_shipped_code(assembl
         assert entry == ["python3", "-m", f"pipelines.training.{name.lower()}"]
         code = next(i for i in args["ProcessingInputs"] if i["InputName"] == "code")
         assert args["Environment"]["PYTHONPATH"].endswith(code["S3Input"]["S3Uri"].rsplit("/", 1)[-1])
+        assert args["Environment"]["DATASET"] == dataset.name  # the spec the steps' code reads
 
 
 def test_registration_is_pending_approval_with_metrics_and_drift_baselines(assembly: Assembly) -> None:
@@ -183,3 +188,46 @@ def test_the_checked_in_definition_shares_no_checkpoint_between_trials() -> None
     ] = {"S3Uri": "s3://bucket/checkpoints"}
     with pytest.raises(ValueError, match="CheckpointConfig"):
         apply_profile(with_checkpoint, PROFILES["dev"].training)
+
+
+def test_the_columns_the_steps_read_are_columns_of_the_curated_table(dataset) -> None:
+    curated = [name for name, _ in specs.curated_columns(dataset)]
+    check_columns(dataset, "table", curated)  # the shipped spec is consistent
+    assert specs.features(dataset) == FEATURES and dataset.label == LABEL
+    dropped = FEATURES[len(FEATURES) // 2]
+    with pytest.raises(ValueError, match=rf"reads columns the curated table 'table' lacks: {dropped}\b"):
+        check_columns(dataset, "table", [c for c in curated if c != dropped])
+    with pytest.raises(ValueError, match=rf"lacks: {dataset.label}\b"):
+        check_columns(dataset, "table", [c for c in curated if c != dataset.label])
+
+
+def test_the_checked_in_definition_is_fresh_and_a_changed_input_fails_synth(monkeypatch, tmp_path) -> None:
+    assert definition_module.stale() == []
+    training_pipeline.check_fresh()
+    # a search space edited after the build: synth must fail with the command to run
+    edited = tmp_path / "hyperparameters.py"
+    edited.write_text(
+        definition_module.INPUTS[1]
+        .read_text()
+        .replace('"max_depth": ("integer", 2, 8', '"max_depth": ("integer", 2, 12')
+    )
+    assert edited.read_text() != definition_module.INPUTS[1].read_text()
+    recorded = json.loads(definition_module.FINGERPRINT.read_text())
+    monkeypatch.setattr(
+        definition_module,
+        "fingerprint",
+        lambda: {**recorded, "pipelines/training/hyperparameters.py": definition_module._digest(edited.read_text())},
+    )
+    assert definition_module.stale() == ["pipelines/training/hyperparameters.py"]
+    with pytest.raises(
+        ValueError, match=r"hyperparameters.py changed since it was built. Run `make pipeline-definition`"
+    ):
+        training_pipeline.check_fresh()
+
+
+def test_the_fingerprint_covers_the_build_inputs_and_outputs() -> None:
+    recorded = json.loads(definition_module.FINGERPRINT.read_text())
+    assert set(recorded) == {
+        "pipelines/training/definition.py", "pipelines/training/hyperparameters.py", "requirements-sdk.txt",
+        "constraints-sdk.txt", "pipelines/training/definition.json", "pipelines/training/xgboost_images.json",
+    }  # fmt: skip

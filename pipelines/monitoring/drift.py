@@ -8,7 +8,7 @@ Per variant of the endpoint:
   a feature drifts when either crosses its threshold;
 - data quality: completeness, type violations (not a number, a fraction where the
   baseline is integral) and range violations (negative where the baseline is
-  non-negative, outside the schema's domain, an indicator not 0/1);
+  non-negative, outside the data-set spec's domain, an indicator not 0/1);
 - prediction drift: the same distances on the score distribution;
 - model quality: captured scores joined with ground truth on the inference id,
   over a window offset by the label delay; AUC, precision, recall and F1 when
@@ -38,11 +38,10 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency
 
-from pipelines.data.schema import NUMERIC_DOMAIN
 from pipelines.monitoring.capture import Capture, read_capture, read_ground_truth, window_files
 from pipelines.monitoring.report import render_html
 from pipelines.training.baseline import bin_counts, categorical_values, frequencies, score_counts
-from pipelines.training.features import FEATURES, NUMERIC
+from pipelines.training.features import DOMAINS, FEATURES, NUMERIC
 from pipelines.training.metrics import classification_report
 
 UTC = timezone.utc  # noqa: UP017 - the processing image runs Python 3.10 (no datetime.UTC)
@@ -115,7 +114,7 @@ def data_quality(constraints: dict, capture: Capture, limits: Thresholds) -> dic
         if constraint.get("inferred_type") == "Integral":
             type_violations += int(np.count_nonzero(present != np.floor(present)))
         if name in NUMERIC:
-            lo, hi = NUMERIC_DOMAIN.get(name, (-np.inf, np.inf))
+            lo, hi = DOMAINS.get(name, (-np.inf, np.inf))
             if constraint.get("num_constraints", {}).get("is_non_negative"):
                 lo = max(lo, 0.0)
             range_violations = int(np.count_nonzero((present < lo) | (present > hi)))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import io
 import json
 import sys
@@ -27,19 +28,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.data import spec as specs
 from pipelines.data.generate import FaultRates, generate
-from pipelines.data.schema import (
-    CAPPED,
-    CATEGORICAL,
-    DERIVED_IMPUTED,
-    MEAN_IMPUTED,
-    MEDIAN_IMPUTED,
-    MODE_IMPUTED,
-    NUMERIC_DOMAIN,
-    one_hot_column,
-)
 from pipelines.training import baseline
-from pipelines.training.features import FEATURES
+from pipelines.training.features import CATEGORIES, DATASET, FEATURES, LABEL
+
+# The active data-set spec's names (what the ETL imputes, caps and derives).
+NUMERIC_DOMAIN = {f.name: f.domain for f in specs.numeric_fields(DATASET)}
+MEDIAN_IMPUTED, MEAN_IMPUTED, MODE_IMPUTED = (
+    tuple(f.name for f in specs.imputed(DATASET, s)) for s in ("median", "mean", "mode")
+)
+DERIVED_IMPUTED = {f.name: f.impute_expression for f in specs.imputed(DATASET, "derived")}
+CAPPED = tuple(f.name for f in specs.capped(DATASET))
+DATES = tuple(f.name for f in DATASET.of_kind("timestamp", "date"))
+# Spark SQL functions the spec's expression hooks may use, in pandas (Sunday = 1 like Spark).
+SQL_FUNCTIONS = {
+    "round": lambda value, digits=0: value.round(int(digits)) if hasattr(value, "round") else round(value, digits),
+    "greatest": lambda *values: functools.reduce(np.maximum, values),
+    "least": lambda *values: functools.reduce(np.minimum, values),
+    "dayofweek": lambda moment: (moment.dt.day_of_week + 1) % 7 + 1,
+    "year": lambda moment: moment.dt.year,
+    "month": lambda moment: moment.dt.month,
+    "to_date": lambda moment: moment.dt.normalize(),
+    "datediff": lambda end, start: (end.dt.normalize() - start.dt.normalize()).dt.days,
+}
+
+
+def evaluate_hook(expression: str, frame: pd.DataFrame) -> pd.Series:
+    """A spec expression hook (Spark SQL arithmetic and the functions above) on a pandas frame."""
+    value = eval(expression, {"__builtins__": {}, **SQL_FUNCTIONS}, {c: frame[c] for c in frame.columns})
+    return pd.Series(value, index=frame.index)
+
 
 ENCODINGS = ("CSV", "JSON", "BASE64")
 VARIANTS = ("champion", "challenger")
@@ -74,7 +93,8 @@ def transform(raw: pd.DataFrame, stats: dict) -> pd.DataFrame:
         df[name] = df[name].fillna(stats[name]["median"])
     for name in MEAN_IMPUTED:
         df[name] = df[name].fillna(float(round(stats[name]["mean"])))
-    df["total_charges"] = df["total_charges"].fillna((df["monthly_charges"] * df["tenure_months"]).round(2))
+    for name, expression in DERIVED_IMPUTED.items():
+        df[name] = df[name].fillna(evaluate_hook(expression, df))
     for name in MODE_IMPUTED:
         df[name] = df[name].fillna(stats[name]["mode"])
     for name in CAPPED:
@@ -83,36 +103,30 @@ def transform(raw: pd.DataFrame, stats: dict) -> pd.DataFrame:
         lo, hi = max(lo_domain, q1 - 1.5 * (q3 - q1)), min(hi_domain, q3 + 1.5 * (q3 - q1))
         df[f"{name}_capped"] = ((df[name] < lo) | (df[name] > hi)).astype(int)
         df[name] = df[name].clip(lo, hi)
-    event = pd.to_datetime(df["event_time"], utc=True)
-    signup = pd.to_datetime(df["signup_date"], utc=True)
-    tenure = df["tenure_months"].clip(lower=1.0)
-    df["event_dayofweek"] = (event.dt.day_of_week + 1) % 7 + 1  # Spark: Sunday = 1
-    df["signup_year"], df["signup_month"] = signup.dt.year, signup.dt.month
-    df["account_age_days"] = (event.dt.normalize() - signup).dt.days
-    df["avg_monthly_spend"] = (df["total_charges"] / tenure).round(4)
-    df["support_calls_per_year"] = (df["support_calls"] * 12.0 / tenure).round(4)
-    df["charge_per_gb"] = (df["monthly_charges"] / (df["data_usage_gb"] + 1.0)).round(4)
-    for name, values in CATEGORICAL.items():
+    for name in DATES:
+        df[name] = pd.to_datetime(df[name], utc=True)
+    for engineered in DATASET.engineered:
+        df[engineered.name] = evaluate_hook(engineered.expression, df)
+    for name, values in CATEGORIES.items():
         for value in values:
-            df[one_hot_column(name, value)] = (df[name] == value).astype(int)
+            df[specs.one_hot_column(name, value)] = (df[name] == value).astype(int)
     return df[list(FEATURES)].astype(float)
 
 
+@functools.cache
+def _model():
+    from pipelines.serving import bootstrap
+    from pipelines.training.evaluate import load_model
+
+    return load_model(bootstrap.artifact(DATASET.name, FEATURES))
+
+
 def score(features: pd.DataFrame) -> np.ndarray:
-    """A stand-in for the model: close to the generator's logit, so the scores carry real signal."""
-    logit = (
-        -1.2
-        - 0.045 * features["tenure_months"]
-        + 1.3 * features["contract_month_to_month"]
-        - 0.2 * features["contract_one_year"]
-        - 1.4 * features["contract_two_year"]
-        + 0.6 * features["payment_method_electronic_check"]
-        + 0.45 * features["internet_service_fiber"]
-        + 0.28 * features["support_calls"]
-        + 0.012 * (features["monthly_charges"] - 60)
-        - 0.008 * (features["age"] - 45)
-    )
-    return (1 / (1 + np.exp(-logit))).to_numpy()
+    """A stand-in for the model: the data set's bootstrap model (trained on this transform of generated
+    records), so the scores carry real signal whatever the data set."""
+    import xgboost as xgb
+
+    return _model().predict(xgb.DMatrix(features[list(FEATURES)].to_numpy(dtype=float)))
 
 
 @dataclass
@@ -127,7 +141,7 @@ class Population:
 def population(rows: int, seed: int, stats: dict) -> Population:
     raw = raw_frame(rows, seed)
     features = transform(raw, stats)
-    return Population(features, raw["churned"].to_numpy(dtype=float), score(features))
+    return Population(features, raw[LABEL].to_numpy(dtype=float), score(features))
 
 
 def write_baselines(output: Path, rows: int = 20_000, seed: int = 1) -> dict:

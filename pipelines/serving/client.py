@@ -1,10 +1,11 @@
-"""Invoke the churn endpoint: send feature rows, optionally force a variant, read the scores.
+"""Invoke the endpoint: send feature rows, optionally force a variant, read the scores.
 
     python -m pipelines.serving.client --endpoint mlops-dev-... --csv data/pipeline/preprocess/test/test.csv \\
         --has-label --rows 5 [--variant challenger]
 
 Rows are the model's features in ``pipelines.training.features.FEATURES`` order
-(CSV, no header). The response names the variant that answered.
+(CSV, no header; the active data-set spec's features). The response names the variant that
+answered; ``positive`` says which scores reach the threshold (label 1).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def invoke(runtime, endpoint: str, rows: list[list[float]], variant: str | None 
     return {
         "variant": response.get("InvokedProductionVariant"),
         "scores": scores,
-        "churn": [score >= threshold for score in scores],
+        "positive": [score >= threshold for score in scores],
     }
 
 

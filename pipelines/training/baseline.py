@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.data.schema import CATEGORICAL, one_hot_column
-from pipelines.training.features import INDICATORS, NUMERIC
+from pipelines.training import checks
+from pipelines.training.features import CATEGORIES, INDICATORS, NUMERIC, ONE_HOT_GROUPS
 from pipelines.training.metrics import classification_report
 
 BUCKETS = 10
@@ -39,7 +39,6 @@ DRIFT_BINS = 10
 DISCRETE_VALUES = 20
 SCORE_BINS = 20
 MISSING_CATEGORY = "(none)"
-ONE_HOT_GROUPS = {name: [one_hot_column(name, v) for v in values] for name, values in CATEGORICAL.items()}
 BINARY_INDICATORS = tuple(c for c in INDICATORS if not any(c in group for group in ONE_HOT_GROUPS.values()))
 
 
@@ -67,7 +66,7 @@ def categories(frame: pd.DataFrame, group: list[str], values: tuple[str, ...]) -
 
 def categorical_values(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Every categorical feature the drift job checks, as an array of category labels per row."""
-    out = {name: categories(frame, ONE_HOT_GROUPS[name], values) for name, values in CATEGORICAL.items()}
+    out = {name: categories(frame, ONE_HOT_GROUPS[name], values) for name, values in CATEGORIES.items()}
     for name in BINARY_INDICATORS:
         column = frame[name].to_numpy(dtype=float)
         out[name] = np.where(np.isnan(column), MISSING_CATEGORY, np.where(column >= 0.5, "1", "0")).astype(object)
@@ -189,7 +188,7 @@ def positional(document: dict) -> dict:
 
 
 def run(train_features: Path, predictions: Path, output: Path) -> dict:
-    frame = pd.concat(pd.read_csv(p) for p in sorted(train_features.glob("*.csv")))
+    frame = pd.concat(pd.read_csv(p) for p in checks.files(train_features, "*.csv", "CSV file"))
     stats = feature_statistics(frame)
     (output / "data-quality").mkdir(parents=True, exist_ok=True)
     (output / "data-quality" / "statistics.json").write_text(json.dumps(stats, indent=2))
@@ -199,7 +198,7 @@ def run(train_features: Path, predictions: Path, output: Path) -> dict:
         (output / "model-monitor" / "data-quality" / f"{name}.json").write_text(
             json.dumps(positional(document), indent=2)
         )
-    scored = pd.concat(pd.read_csv(p) for p in sorted(predictions.glob("*.csv")))
+    scored = pd.concat(pd.read_csv(p) for p in checks.files(predictions, "*.csv", "CSV file"))
     quality_stats, quality_constraints = model_quality(scored)
     (output / "drift").mkdir(parents=True, exist_ok=True)
     drift = drift_baseline(frame, scored["probability"].to_numpy(dtype=float))

@@ -10,22 +10,40 @@ training stack fills the placeholders with CDK tokens at synth.
     .venv-sdk/bin/python -m pipelines.training.definition --check   # compare
 
 It also writes ``xgboost_images.json``: the built-in XGBoost image for every
-region the SDK knows, so synth picks the stack's region without a lookup.
+region the SDK knows, so synth picks the stack's region without a lookup, and
+``definition.fingerprint.json``: a hash of every input of the build (this file,
+the search space and image version, the SDK's pins) and of both outputs. Synth
+recomputes it (no SDK) and fails with the command to run when any differs.
+
+The definition holds no data-set name or column: the curated table's prefix and the
+data set (env ``DATASET`` of every processing step, which the steps' code reads its
+spec by) are placeholders, so swapping the data-set spec needs no rebuild.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import json
 import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 DEFINITION = HERE / "definition.json"
 IMAGES = HERE / "xgboost_images.json"
-PIPELINE_NAME = "churn-training"
+FINGERPRINT = HERE / "definition.fingerprint.json"
+# What the build reads (the SDK's version through its pins) and writes.
+INPUTS = (
+    HERE / "definition.py",
+    HERE / "hyperparameters.py",
+    ROOT / "requirements-sdk.txt",
+    ROOT / "constraints-sdk.txt",
+)
+OUTPUTS = (DEFINITION, IMAGES)
+PIPELINE_NAME = "training"
 PREFIX = "pipelines/churn"
 
 # Deployment values the stack fills in at synth.
@@ -34,6 +52,7 @@ P = {
     for name in (
         "ROLE_ARN", "ARTIFACT_BUCKET", "CURATED_BUCKET", "KMS_KEY_ARN", "SUBNET_IDS", "SECURITY_GROUP_IDS",
         "XGBOOST_IMAGE", "CODE_BUNDLE_BUCKET", "CODE_BUNDLE_KEY", "MODEL_PACKAGE_GROUP", "REGION",
+        "DATASET", "CURATED_TABLE",
     )
 }  # fmt: skip
 # The SDK resolves a role that does not look like an ARN by name (an IAM call), and
@@ -41,7 +60,7 @@ P = {
 ROLE_ARN = "arn:aws:iam::000000000000:role/@@ROLE_ARN@@"
 CODE_BUNDLE_URI = f"s3://{P['CODE_BUNDLE_BUCKET']}/{P['CODE_BUNDLE_KEY']}"
 CODE_DIR = "/opt/ml/processing/input/code"
-CURATED_URI = f"s3://{P['CURATED_BUCKET']}/churn_features/"
+CURATED_URI = f"s3://{P['CURATED_BUCKET']}/{P['CURATED_TABLE']}/"
 # The SDK's tuner does not accept pipeline parameters for job counts (pydantic rejects
 # them); sentinels stand in and are replaced by parameter references after the build.
 _MAX_JOBS_SENTINEL, _MAX_PARALLEL_SENTINEL = 900001, 900002
@@ -120,8 +139,8 @@ def build(region: str = "eu-west-1") -> dict:
             output_kms_key=P["KMS_KEY_ARN"],
             max_runtime_in_seconds=3600,
             network_config=network,
-            # The code ships as one zip; Python imports straight from it.
-            env={"PYTHONPATH": f"{CODE_DIR}/{P['CODE_BUNDLE_KEY']}"},
+            # The code ships as one zip; Python imports straight from it. DATASET names its spec.
+            env={"PYTHONPATH": f"{CODE_DIR}/{P['CODE_BUNDLE_KEY']}", "DATASET": P["DATASET"]},
             sagemaker_session=session,
         )
 
@@ -238,7 +257,7 @@ def build(region: str = "eu-west-1") -> dict:
             inference_instances=["ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge"],
             transform_instances=["ml.m5.xlarge"],
             approval_status="PendingManualApproval",
-            description="Churn classifier (built-in XGBoost) that passed the AUC gate",
+            description="Binary classifier (built-in XGBoost) that passed the AUC gate",
             model_metrics=ModelMetrics(
                 model_statistics=json_source("evaluation", "evaluation.json"),
                 model_data_statistics=json_source("baselines", "data-quality", "statistics.json"),
@@ -328,25 +347,48 @@ def render(data: dict) -> str:
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.replace("\r\n", "\n").encode()).hexdigest()
+
+
+def fingerprint(outputs: dict[Path, str] | None = None) -> dict[str, str]:
+    """sha256 of every input of the build and of its outputs (``outputs``: their new text, else the
+    files), by path relative to the repo: cheap, and no SDK."""
+    texts = {path: path.read_text() if path.exists() else "" for path in (*INPUTS, *OUTPUTS)}
+    texts.update(outputs or {})
+    return {path.relative_to(ROOT).as_posix(): _digest(text) for path, text in texts.items()}
+
+
+def stale() -> list[str]:
+    """Inputs or outputs that changed since the definition was built (empty: fresh)."""
+    try:
+        recorded = json.loads(FINGERPRINT.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return [FINGERPRINT.name]
+    current = fingerprint()
+    return sorted(name for name in current.keys() | recorded.keys() if current.get(name) != recorded.get(name))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write (or --check) the SageMaker pipeline definition.")
     parser.add_argument("--check", action="store_true", help="fail if the checked-in files differ")
     args = parser.parse_args(argv)
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
     outputs = {DEFINITION: render(build()), IMAGES: render(xgboost_images())}
-    stale = []
+    outputs[FINGERPRINT] = render(fingerprint(outputs))
+    changed = []
     for path, text in outputs.items():
         current = path.read_text() if path.exists() else ""
         if args.check:
             if current != text:
-                stale.append(path.name)
+                changed.append(path.name)
                 sys.stderr.writelines(
                     difflib.unified_diff(current.splitlines(True), text.splitlines(True), str(path), "regenerated", n=2)
                 )
         else:
             path.write_text(text)
-    if stale:
-        print(f"stale: {', '.join(stale)}; run `make pipeline-definition`", file=sys.stderr)
+    if changed:
+        print(f"stale: {', '.join(changed)}; run `make pipeline-definition`", file=sys.stderr)
         return 1
     print("pipeline definition " + ("matches the SDK" if args.check else "written"))
     return 0

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from pipelines.training import checks
+from pipelines.training.features import FEATURES
 from pipelines.training.metrics import classification_report
 
 
@@ -47,11 +49,10 @@ def sagemaker_report(metrics: dict) -> dict:
 
 
 def evaluate(model_dir: Path, test_dir: Path, output: Path, threshold: float = 0.5) -> dict:
-    archive = next(model_dir.rglob("model.tar.gz"))
+    archive = checks.files(model_dir, "model.tar.gz", "model.tar.gz")[0]
     booster = load_model(archive)
-    frame = pd.concat(pd.read_csv(p, header=None) for p in sorted(test_dir.glob("*.csv")))
-    labels = frame.iloc[:, 0].to_numpy(dtype=float)
-    scores = booster.predict(xgb.DMatrix(frame.iloc[:, 1:].to_numpy(dtype=float)))
+    labels, features = checks.read_split(test_dir, FEATURES)
+    scores = booster.predict(xgb.DMatrix(features))
     metrics = classification_report(labels, scores, threshold)
     output.mkdir(parents=True, exist_ok=True)
     (output / "evaluation.json").write_text(json.dumps(sagemaker_report(metrics), indent=2))

@@ -5,9 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 
+def binary(labels: np.ndarray) -> np.ndarray:
+    """``labels`` as a 0/1 int array; a ValueError if any is not exactly 0 or 1 (none is rounded)."""
+    values = np.asarray(labels)
+    valid = np.isin(values, (0, 1))
+    if not valid.all():
+        raise ValueError(
+            f"labels must be exactly 0 or 1; {int((~valid).sum())} are not, e.g. {values[~valid][:3].tolist()}"
+        )
+    return values.astype(int)
+
+
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve: the probability a positive outranks a negative (ties count half)."""
-    labels = np.asarray(labels, dtype=bool)
+    labels = binary(labels).astype(bool)
     positives, negatives = int(labels.sum()), int((~labels).sum())
     if positives == 0 or negatives == 0:
         raise ValueError("AUC needs both classes")
@@ -23,7 +34,7 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def classification_report(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict:
     """AUC, accuracy, precision, recall, F1 and the confusion matrix at ``threshold``."""
-    labels = np.asarray(labels).astype(int)
+    labels = binary(labels)
     predicted = (np.asarray(scores) >= threshold).astype(int)
     tp = int(((predicted == 1) & (labels == 1)).sum())
     tn = int(((predicted == 0) & (labels == 0)).sum())

@@ -21,22 +21,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.data.schema import LABEL
-from pipelines.training.features import FEATURES
+from pipelines.training import checks
+from pipelines.training.features import FEATURES, LABEL, ORDER_KEYS
 
 MIN_ROWS = 100
+# Of each class in every split: fewer, and early stopping, tuning and the gate judge AUC on next to nothing.
+MIN_CLASS_ROWS = 5
 
 
 def load_curated(path: Path) -> pd.DataFrame:
     """Every Parquet file under ``path`` (partition folders included), else every CSV, in a
-    stable row order (file names differ between runs; the seeded split must not)."""
+    stable row order (by the data set's id and time fields: file names differ between runs;
+    the seeded split must not)."""
     if parquet := sorted(path.rglob("*.parquet")):
         frame = pd.concat((pd.read_parquet(p) for p in parquet), ignore_index=True)
-    elif csv := sorted(path.rglob("*.csv")):
-        frame = pd.concat((pd.read_csv(p) for p in csv), ignore_index=True)
     else:
-        raise FileNotFoundError(f"no Parquet or CSV files under {path}")
-    keys = [c for c in ("customer_id", "event_time") if c in frame.columns]
+        frame = pd.concat(
+            (pd.read_csv(p) for p in checks.files(path, "*.csv", "Parquet or CSV file")), ignore_index=True
+        )
+    keys = [c for c in ORDER_KEYS if c in frame.columns]
     return frame.sort_values(keys, kind="mergesort").reset_index(drop=True) if keys else frame
 
 
@@ -58,20 +61,35 @@ def explore(frame: pd.DataFrame) -> dict:
 
 def split(frame: pd.DataFrame, validation: float, test: float, seed: int) -> dict[str, pd.DataFrame]:
     """Stratified on the label: each split keeps the positive rate (numpy only: the
-    processing image needs no scikit-learn)."""
-    data = frame[[LABEL, *FEATURES]].dropna(subset=[LABEL]).copy()
-    data[LABEL] = data[LABEL].astype(int)
-    data[list(FEATURES)] = data[list(FEATURES)].astype(float).fillna(0.0)
-    if len(data) < MIN_ROWS or data[LABEL].nunique() < 2:
+    processing image needs no scikit-learn). Refuses, naming the column or split, labels
+    that are not exactly 0/1, infinite or non-numeric features, and a split short of a class."""
+    if not (validation > 0 and test > 0 and validation + test < 1):
+        raise ValueError(f"validation ({validation}) and test ({test}) fractions must be positive and sum below 1")
+    if LABEL not in frame.columns:
+        raise ValueError(f"the curated data has no label column '{LABEL}'")
+    labels = checks.binary_labels(frame[LABEL], f"label column '{LABEL}' of the curated data")
+    features = checks.finite_features(frame, list(FEATURES), "the curated data").fillna(0.0)
+    data = pd.concat([labels.rename(LABEL), features], axis=1)
+    if len(data) < MIN_ROWS:
         raise ValueError(f"need at least {MIN_ROWS} rows with both labels to train; got {len(data)}")
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {"train": [], "validation": [], "test": []}
-    for _, group in data.groupby(LABEL):
-        index = rng.permutation(group.index.to_numpy())
+    for value, kind in ((0, "negative"), (1, "positive")):
+        index = rng.permutation(data.index.to_numpy()[data[LABEL].to_numpy() == value])
         n_test, n_val = round(len(index) * test), round(len(index) * validation)
-        parts["test"].append(index[:n_test])
-        parts["validation"].append(index[n_test : n_test + n_val])
-        parts["train"].append(index[n_test + n_val :])
+        chosen = {
+            "test": index[:n_test],
+            "validation": index[n_test : n_test + n_val],
+            "train": index[n_test + n_val :],
+        }
+        for name, rows in chosen.items():
+            if len(rows) < MIN_CLASS_ROWS:
+                raise ValueError(
+                    f"the '{name}' split would get {len(rows)} {kind} row(s) (label '{LABEL}' = {value}) of "
+                    f"{len(index)} in all; every split needs at least {MIN_CLASS_ROWS} of each class: "
+                    "add data or change the split fractions"
+                )
+            parts[name].append(rows)
     return {name: data.loc[rng.permutation(np.concatenate(ix))] for name, ix in parts.items()}
 
 

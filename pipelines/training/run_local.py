@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 
 from pipelines.training import baseline, evaluate, preprocess, tune_local
+from pipelines.training.features import DATASET
 from pipelines.training.registry import gate, register_local
 
-MODEL_PACKAGE_GROUP = "churn"
+MODEL_PACKAGE_GROUP = DATASET.name
 
 
 def _step(message: str) -> None:

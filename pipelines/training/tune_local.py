@@ -18,15 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-import pandas as pd
 import xgboost as xgb
 
+from pipelines.training import checks
+from pipelines.training.features import FEATURES
 from pipelines.training.hyperparameters import SEARCH_SPACE, STATIC
 
 
 def load_split(folder: Path) -> xgb.DMatrix:
-    frame = pd.concat(pd.read_csv(p, header=None) for p in sorted(folder.glob("*.csv")))
-    return xgb.DMatrix(frame.iloc[:, 1:].to_numpy(dtype=float), label=frame.iloc[:, 0].to_numpy(dtype=float))
+    """A split folder (label first, no header) as a DMatrix; bad labels or values fail here, before tuning."""
+    labels, features = checks.read_split(folder, FEATURES)
+    return xgb.DMatrix(features, label=labels)
 
 
 def _params(trial: optuna.Trial) -> dict:

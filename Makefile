@@ -87,10 +87,10 @@ $(LAYER_STAMP): requirements-lambda.txt constraints.txt pipelines/__init__.py pi
 	cp pipelines/data/datasets/*.json $(LAYER)/python/pipelines/data/datasets/
 	touch $@
 
-$(CODE_BUNDLE_STAMP): pipelines/__init__.py pipelines/data/__init__.py $(SPEC_FILES) $(wildcard pipelines/data/schema.py) $(wildcard pipelines/training/*.py) $(wildcard pipelines/monitoring/*.py)
+$(CODE_BUNDLE_STAMP): pipelines/__init__.py pipelines/data/__init__.py $(SPEC_FILES) $(wildcard pipelines/training/*.py) $(wildcard pipelines/monitoring/*.py)
 	rm -rf $(CODE_BUNDLE) && mkdir -p $(CODE_BUNDLE)/pipelines/data/datasets $(CODE_BUNDLE)/pipelines/training $(CODE_BUNDLE)/pipelines/monitoring
 	cp pipelines/__init__.py $(CODE_BUNDLE)/pipelines/
-	cp pipelines/data/__init__.py pipelines/data/spec.py $(wildcard pipelines/data/schema.py) $(CODE_BUNDLE)/pipelines/data/
+	cp pipelines/data/__init__.py pipelines/data/spec.py $(CODE_BUNDLE)/pipelines/data/
 	cp pipelines/data/datasets/*.json $(CODE_BUNDLE)/pipelines/data/datasets/
 	cp $(patsubst %,pipelines/training/%.py,$(TRAINING_MODULES)) $(CODE_BUNDLE)/pipelines/training/
 	cp $(patsubst %,pipelines/monitoring/%.py,$(MONITORING_MODULES)) $(CODE_BUNDLE)/pipelines/monitoring/

@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 JOB_SCRIPT = ROOT / "pipelines" / "glue" / "curate.py"
 # The data-set spec ships as a zip holding spec.py and datasets/*.json at its root (--extra-py-files);
 # the job imports it as ``spec`` there (``pipelines.data.spec`` in the repo) and loads the data set
-# its ``--dataset`` argument names. schema.py rides along while the job still reads it.
+# its ``--dataset`` argument names.
 SPEC_DIR = ROOT / "pipelines" / "data"
-SPEC_FILES = ["*", "!spec.py", "!schema.py", "!datasets", "!datasets/*.json"]
+SPEC_FILES = ["*", "!spec.py", "!datasets", "!datasets/*.json"]
 
 
 class EtlNetwork(Construct):

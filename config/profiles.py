@@ -74,6 +74,9 @@ class IngestSettings:
     iterator_age_alarm_seconds: int
     # Alarm when more than this share of records fails validation over 15 minutes.
     failed_record_ratio_alarm: float
+    # The transform rejects event times older than this, or further ahead of its clock than this.
+    event_max_age_days: int = 3650
+    event_max_ahead_minutes: int = 15
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -307,6 +310,8 @@ class Profile:
         self._range("ingest.iterator_age_alarm_seconds", ing.iterator_age_alarm_seconds, 60, 86_400)
         if not 0 < ing.failed_record_ratio_alarm < 1:
             self._fail("ingest.failed_record_ratio_alarm", ing.failed_record_ratio_alarm, "a fraction between 0 and 1")
+        self._range("ingest.event_max_age_days", ing.event_max_age_days, 1, 36_500)
+        self._range("ingest.event_max_ahead_minutes", ing.event_max_ahead_minutes, 0, 1440)
         etl = self.etl
         if not _SCHEDULE.match(etl.schedule):
             self._fail("etl.schedule", etl.schedule, "an EventBridge expression: cron(...) or rate(N unit)")

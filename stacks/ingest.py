@@ -23,6 +23,9 @@ from stacks.data_lake import RAW_ERRORS_PREFIX, RAW_EVENTS_PREFIX
 
 _DATE = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
 METRICS_NAMESPACE = "MlPlatform/Ingest"
+# MiB of data Firehose hands the transform per invocation (the processor's buffer); the transform's response
+# limit is tested against the largest request this allows.
+TRANSFORM_BUFFER_MB = 1
 
 
 class IngestStack(PlatformStack):
@@ -71,7 +74,11 @@ class IngestStack(PlatformStack):
             vpc=vpc,
             subnets=workload_subnets,
             logs_key=logs_key,
-            environment={"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE},
+            environment={
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "EVENT_MAX_AGE_DAYS": str(settings.event_max_age_days),
+                "EVENT_MAX_AHEAD_MINUTES": str(settings.event_max_ahead_minutes),
+            },
             **self.function_settings,
         )
 
@@ -126,7 +133,7 @@ class IngestStack(PlatformStack):
                     firehose.LambdaFunctionProcessor(
                         self.transform.function,
                         buffer_interval=Duration.seconds(60),  # the processor's minimum
-                        buffer_size=Size.mebibytes(1),
+                        buffer_size=Size.mebibytes(TRANSFORM_BUFFER_MB),
                         retries=3,
                     )
                 ],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_serializer
 
 from pipelines.data.schema import CONTRACTS, INTERNET_SERVICES, NUMERIC_DOMAIN, PAYMENT_METHODS, REGIONS
+
+from .timestamps import Instant, format_instant
 
 
 def _category(allowed: tuple[str, ...]):
@@ -48,7 +50,7 @@ class ChurnEvent(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, str_strip_whitespace=True)
 
     customer_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-    event_time: datetime
+    event_time: Instant
     signup_date: date
     tenure_months: _bounded("tenure_months", int)
     monthly_charges: _bounded("monthly_charges", float)
@@ -64,6 +66,4 @@ class ChurnEvent(BaseModel):
 
     @field_serializer("event_time")
     def _utc(self, value: datetime) -> str:
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_instant(value)

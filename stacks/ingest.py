@@ -23,9 +23,6 @@ from stacks.data_lake import RAW_ERRORS_PREFIX, RAW_EVENTS_PREFIX
 
 _DATE = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
 METRICS_NAMESPACE = "MlPlatform/Ingest"
-# MiB of data Firehose hands the transform per invocation (the processor's buffer); the transform's response
-# limit is tested against the largest request this allows.
-TRANSFORM_BUFFER_MB = 1
 
 
 class IngestStack(PlatformStack):
@@ -133,7 +130,7 @@ class IngestStack(PlatformStack):
                     firehose.LambdaFunctionProcessor(
                         self.transform.function,
                         buffer_interval=Duration.seconds(60),  # the processor's minimum
-                        buffer_size=Size.mebibytes(TRANSFORM_BUFFER_MB),
+                        buffer_size=Size.mebibytes(settings.transform_buffer_mb),
                         retries=3,
                     )
                 ],

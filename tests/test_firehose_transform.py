@@ -24,7 +24,7 @@ from lambdas.firehose_transform.model import ChurnEvent
 from lambdas.firehose_transform.timestamps import Window
 from pipelines.data.generate import FaultRates, generate
 from pipelines.data.schema import CATEGORICAL, FIELDS, INTEGER_FIELDS, LABEL, NUMERIC_DOMAIN, OPTIONAL, REQUIRED
-from stacks.ingest import TRANSFORM_BUFFER_MB
+from config.profiles import PROFILES
 from tests.conftest import LambdaContext
 
 VALID = {
@@ -290,7 +290,7 @@ def size(payload: dict) -> int:
 def largest_request(payload: bytes) -> dict:
     """As many copies of ``payload`` as Firehose hands over at once: the processor's buffer of data,
     within Lambda's 6 MB request limit."""
-    buffer = TRANSFORM_BUFFER_MB * 1024 * 1024
+    buffer = max(p.ingest.transform_buffer_mb for p in PROFILES.values()) * 1024 * 1024
     one = size(firehose_request([kinesis_record("4" * 56, b64(payload))])) - size(firehose_request([]))
     count = max(1, min(buffer // max(1, len(payload)), (RESPONSE_LIMIT - 1024) // (one + 2)))
     return firehose_request([kinesis_record(f"{i:056d}", b64(payload)) for i in range(count)])
@@ -570,3 +570,30 @@ def test_property_the_response_stays_under_the_payload_limit(payloads, budget) -
     assert shortest > budget
     assert all(r["data"] == request["records"][int(r["recordId"])]["data"] for r in outcome.records
                if r["result"] == "ProcessingFailed")  # fmt: skip
+
+
+@pytest.mark.property
+@settings(
+    # One Spark run per example, many records in each: ~1 run in the quick profile, 10 in fuzz (1,000+ records).
+    max_examples=max(1, settings.default.max_examples // 100),
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(st.lists(valid_records(), min_size=100, max_size=150))
+def test_property_whatever_the_lambda_writes_the_etl_accepts(spark, cases) -> None:
+    from pipelines.glue.churn_etl import transform
+
+    lines = []
+    for n, (record, _) in enumerate(cases):
+        ok, line = transform_data(
+            b64(json.dumps({**record, "customer_id": f"{record['customer_id'][:56]}-{n}"})), WINDOW
+        )
+        assert ok, line
+        lines.append(line.rstrip("\n"))
+    rejected = transform(spark.createDataFrame([(x,) for x in lines], ["value"])).rejects.collect()
+    assert [(r["reason"], r["raw"]) for r in rejected] == []

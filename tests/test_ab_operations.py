@@ -712,7 +712,7 @@ def deployer(monkeypatch):
         s3_stub.assert_no_pending_responses()
 
 
-def test_deployer_handler_copies_the_baselines_then_deploys(deployer, capsys, lambda_context) -> None:
+def test_deployer_handler_deploys_then_copies_the_baselines(deployer, capsys, lambda_context) -> None:
     handler, sm, cfn, s3 = deployer
     sm.add_response("describe_model_package", with_baselines(package_response()))
     s3.add_response("list_objects_v2", listing(BASELINE_FILES), {"Bucket": BUCKET, "Prefix": EXECUTION})
@@ -724,14 +724,75 @@ def test_deployer_handler_copies_the_baselines_then_deploys(deployer, capsys, la
     assert '"BaselinesCopied":[4' in capsys.readouterr().out.replace(" ", "")
 
 
-def test_deployer_handler_does_not_deploy_before_the_baselines_are_copied(deployer, capsys, lambda_context) -> None:
-    handler, sm, _, s3 = deployer  # no stack call queued: reaching the update would fail the test
+def test_a_failed_copy_is_retried_and_the_retry_copies_without_a_second_update(
+    deployer, capsys, lambda_context
+) -> None:
+    handler, sm, cfn, s3 = deployer
     sm.add_response("describe_model_package", with_baselines(package_response()))
+    cfn.add_response("describe_stacks", stack_response())
+    cfn.add_response("update_stack", {"StackId": STACK_ID}, expected_update())
     s3.add_response("list_objects_v2", listing(BASELINE_FILES))
     s3.add_client_error("copy_object", "InternalError", "try again", 500)
     with pytest.raises(BaselineCopyFailed):  # Lambda retries the event, then the on-failure destination keeps it
         handler.lambda_handler(approval(), lambda_context)
     assert "BaselineCopyFailures" in capsys.readouterr().out
+    # the retry: the parameter already names the package (no update queued), the whole set is copied
+    sm.add_response("describe_model_package", with_baselines(package_response()))
+    cfn.add_response("describe_stacks", stack_response(challenger=PACKAGE, status="UPDATE_IN_PROGRESS"))
+    s3.add_response("list_objects_v2", listing(BASELINE_FILES))
+    for name in BASELINE_FILES:
+        s3.add_response("copy_object", {"CopyObjectResult": {}}, copy_request(name))
+    assert handler.lambda_handler(approval(), lambda_context)["reason"] == "already deployed"
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("ValidationError", "Parameters: [ChallengerPackageArn] do not satisfy the constraint"),
+        ("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]"),
+        ("AccessDenied", "not authorized to perform: iam:PassRole"),
+    ],
+)
+def test_an_update_cloudformation_refuses_is_a_deploy_error_and_leaves_nothing(deployer, lambda_context, code,
+                                                                                message) -> None:  # fmt: skip
+    handler, sm, cfn, _ = deployer  # no S3 call queued: copying baselines of an undeployed model fails the test
+    sm.add_response("describe_model_package", with_baselines(package_response()))
+    cfn.add_response("describe_stacks", stack_response())
+    cfn.add_client_error("update_stack", code, message, 400)
+    result = handler.lambda_handler(approval(), lambda_context)
+    assert result["deployed"] is False and code in result["reason"] and "nothing changed" in result["reason"]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "raised"),
+    [
+        ("AccessDeniedException", 400, DeployError),
+        ("ThrottlingException", 400, StackBusy),
+        ("InternalFailure", 500, StackBusy),
+    ],
+)
+def test_describe_package_errors_are_the_deployer_s_own(code, status, raised) -> None:
+    sagemaker = client("sagemaker")
+    with Stubber(sagemaker) as sm:
+        sm.add_client_error("describe_model_package", code, "no", status)
+        with pytest.raises(raised):
+            check_package(sagemaker, PACKAGE, GROUP)
+
+
+def test_a_missing_stack_is_a_deploy_error() -> None:
+    cloudformation = client("cloudformation")
+    with Stubber(cloudformation) as cfn:
+        cfn.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist", 400)
+        with pytest.raises(DeployError, match="does not exist"):
+            deploy(cloudformation)
+
+
+def test_a_description_of_another_package_is_refused() -> None:
+    sagemaker = client("sagemaker")
+    with Stubber(sagemaker) as sm:
+        sm.add_response("describe_model_package", package_response(arn=f"{ACCOUNT_ARN}:model-package/{GROUP}/8"))
+        with pytest.raises(DeployError, match="not arn"):
+            check_package(sagemaker, PACKAGE, GROUP)
 
 
 def test_deployer_handler_starts_the_update_once(deployer, capsys, lambda_context) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,6 +27,7 @@ from lambdas.ab_promotion.logic import (
 )
 from lambdas.model_deployer.logic import (
     CAPABILITIES,
+    DETAIL_TYPE,
     BaselineCopyFailed,
     DeployError,
     StackBusy,
@@ -818,3 +819,111 @@ def test_deployer_handler_skips_bad_events_and_retries_a_busy_stack(deployer, la
     cfn.add_response("describe_stacks", stack_response(status="UPDATE_ROLLBACK_IN_PROGRESS"))
     with pytest.raises(StackBusy):  # Lambda retries the event, then the on-failure destination keeps it
         handler.lambda_handler(approval(), lambda_context)
+
+
+# --- property test of the deployer's promise -------------------------------------------------------
+
+
+class Answers:
+    """A client whose operations return or raise what the test drew, and which records every call."""
+
+    def __init__(self, **answers) -> None:
+        self.answers, self.calls = answers, []
+
+    def __getattr__(self, operation):
+        def call(**kwargs):
+            self.calls.append(operation)
+            answer = self.answers[operation]
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        return call
+
+    def get_paginator(self, operation):
+        outer = self
+
+        class Pages:
+            def paginate(self, **kwargs):
+                return [getattr(outer, operation)(**kwargs)]
+
+        return Pages()
+
+
+def aws_error(code: str, status: int = 400, message: str = "no") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                       "Op")  # fmt: skip
+
+
+aws_errors = st.one_of(
+    st.builds(aws_error, st.sampled_from(["ValidationException", "ValidationError", "AccessDenied", "ThrottlingException",
+                                          "ResourceNotFound", "InternalFailure"]), st.sampled_from([400, 403, 500, 503])),
+    st.just(aws_error("ValidationError", 400, f"Stack:{STACK_ID} is in UPDATE_IN_PROGRESS state and can not be updated.")),
+    st.just(aws_error("ValidationError", 400, "No updates are to be performed.")),
+    st.just(aws_error("TokenAlreadyExistsException")),
+    st.builds(lambda: EndpointConnectionError(endpoint_url="https://x")),
+)  # fmt: skip
+groups = st.sampled_from([GROUP, "other-group", "", None])
+statuses = st.sampled_from(["Approved", "PendingManualApproval", "Rejected", None, "approved"])
+package_arns = st.one_of(st.just(PACKAGE), st.just(f"{ACCOUNT_ARN}:model-package/other-group/3"),
+                         st.just(f"{ACCOUNT_ARN}:model-package/{GROUP}/8"), json_values)  # fmt: skip
+
+
+@st.composite
+def approval_events(draw):
+    """The "SageMaker Model Package State Change" event, every field as AWS sends it, some replaced."""
+    detail = {"ModelPackageGroupName": draw(groups), "ModelPackageVersion": 7, "ModelPackageArn": draw(package_arns),
+              "ModelPackageName": f"{GROUP}/7", "CreationTime": 1764072000000, "ModelApprovalStatus": draw(statuses),
+              "ModelPackageStatus": "Completed"}  # fmt: skip
+    event = {"version": "0", "id": "e", "detail-type": draw(st.sampled_from([DETAIL_TYPE, "SageMaker Endpoint State Change"])),
+             "source": draw(st.sampled_from(["aws.sagemaker", "my.app", "aws.events"])), "account": "123456789012",
+             "time": "2026-11-25T12:00:00Z", "region": REGION, "resources": [PACKAGE], "detail": detail}  # fmt: skip
+    return draw(st.one_of(st.just(event), json_values))
+
+
+@pytest.mark.property
+@settings(deadline=None)
+@given(
+    event=approval_events(),
+    described=st.one_of(aws_errors, st.builds(lambda arn, g, s: {**package_response(), "ModelPackageArn": arn,
+                                              "ModelPackageGroupName": g, "ModelApprovalStatus": s},
+                                              st.sampled_from([PACKAGE, f"{ACCOUNT_ARN}:model-package/{GROUP}/8"]), groups, statuses)),
+    stack=st.one_of(aws_errors, st.builds(stack_response, st.sampled_from(["", PACKAGE]),
+                                          st.sampled_from(["UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "CREATE_COMPLETE",
+                                                           "UPDATE_ROLLBACK_FAILED", "ROLLBACK_COMPLETE"]))),
+    update=st.one_of(aws_errors, st.just({"StackId": STACK_ID})),
+)  # fmt: skip
+def test_property_only_an_approved_package_of_the_group_from_sagemaker_is_deployed(
+    deployer, lambda_context, capsys, event, described, stack, update
+) -> None:
+    handler = deployer[0]
+    sagemaker = Answers(describe_model_package=described)
+    cloudformation = Answers(describe_stacks=stack, update_stack=update)
+    s3 = Answers(list_objects_v2=listing(BASELINE_FILES), copy_object={"CopyObjectResult": {}})
+    handler._sagemaker, handler._cloudformation, handler._s3 = sagemaker, cloudformation, s3
+    try:
+        result = handler.lambda_handler(event, lambda_context)
+    except StackBusy:  # raised on purpose: Lambda retries the event
+        result = None
+    capsys.readouterr()
+    eligible = (
+        isinstance(event, dict) and event.get("source") == "aws.sagemaker" and event.get("detail-type") == DETAIL_TYPE
+        and event["detail"].get("ModelPackageGroupName") == GROUP and event["detail"].get("ModelApprovalStatus") == "Approved"
+        and event["detail"].get("ModelPackageArn") == PACKAGE and isinstance(described, dict)
+        and described["ModelPackageArn"] == PACKAGE and described["ModelPackageGroupName"] == GROUP
+        and described["ModelApprovalStatus"] == "Approved"
+    )  # fmt: skip
+    if "update_stack" in cloudformation.calls or "describe_stacks" in cloudformation.calls:
+        assert eligible
+    if not eligible:
+        assert cloudformation.calls == [] and s3.calls == [] and (result is None or result["deployed"] is False)
+    # Baselines move only with a requested (or already made) update, never for a refused one.
+    if s3.calls:
+        assert (
+            "update_stack" in cloudformation.calls or stack["Stacks"][0]["Parameters"][1]["ParameterValue"] == PACKAGE
+        )
+    if result is not None and result["deployed"]:
+        assert cloudformation.calls == ["describe_stacks", "update_stack"] and "copy_object" in s3.calls
+    ready = isinstance(stack, dict) and stack["Stacks"][0]["StackStatus"] in ("UPDATE_COMPLETE", "CREATE_COMPLETE")
+    if eligible and ready and stack["Stacks"][0]["Parameters"][1]["ParameterValue"] == "" and isinstance(update, dict):
+        assert result["deployed"] is True

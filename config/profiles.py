@@ -33,6 +33,9 @@ _TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PACKAGE_ARN = re.compile(r"^arn:aws[\w-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[\w-]+/\d+$")
+# How late a retraining trigger can reach the guard: EventBridge retries delivery for up to an hour
+# (the rules' max_event_age), then Lambda keeps the asynchronous event for up to another hour.
+TRIGGER_DELAY_MINUTES = 120
 _SCHEDULE = re.compile(r"^(cron\([^)]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 
 # vCPUs of the endpoint instance types a profile may use. SageMaker's CPUUtilization sums its
@@ -77,6 +80,11 @@ class IngestSettings:
     iterator_age_alarm_seconds: int
     # Alarm when more than this share of records fails validation over 15 minutes.
     failed_record_ratio_alarm: float
+    # The transform rejects event times older than this, or further ahead of its clock than this.
+    event_max_age_days: int = 3650
+    event_max_ahead_minutes: int = 15
+    # MiB of records Firehose hands the transform per invocation (its processor buffer, 1-3).
+    transform_buffer_mb: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -317,6 +325,9 @@ class Profile:
         self._range("ingest.iterator_age_alarm_seconds", ing.iterator_age_alarm_seconds, 60, 86_400)
         if not 0 < ing.failed_record_ratio_alarm < 1:
             self._fail("ingest.failed_record_ratio_alarm", ing.failed_record_ratio_alarm, "a fraction between 0 and 1")
+        self._range("ingest.event_max_age_days", ing.event_max_age_days, 1, 36_500)
+        self._range("ingest.event_max_ahead_minutes", ing.event_max_ahead_minutes, 0, 1440)
+        self._range("ingest.transform_buffer_mb", ing.transform_buffer_mb, 1, 3)
         etl = self.etl
         if not _SCHEDULE.match(etl.schedule):
             self._fail("etl.schedule", etl.schedule, "an EventBridge expression: cron(...) or rate(N unit)")
@@ -340,7 +351,10 @@ class Profile:
             self._fail(
                 "training.retrain_schedule", tr.retrain_schedule, "an EventBridge expression: cron(...) or rate(N unit)"
             )
-        self._range("training.cooldown_minutes", tr.cooldown_minutes, 0, 10_080)
+        # "A storm starts exactly one execution": every trigger of one ETL run (its objects, delivered up to
+        # TRIGGER_DELAY_MINUTES late) must fall within one cool-down.
+        least = self.etl.timeout_minutes + TRIGGER_DELAY_MINUTES
+        self._range("training.cooldown_minutes", tr.cooldown_minutes, least, 10_080)
         sv = self.serving
         for key in ("champion_package_arn", "challenger_package_arn", "shadow_package_arn"):
             value = getattr(sv, key)

@@ -71,7 +71,12 @@ class IngestStack(PlatformStack):
             vpc=vpc,
             subnets=workload_subnets,
             logs_key=logs_key,
-            environment={"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE, "DATASET": self.profile.dataset},
+            environment={
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "DATASET": self.profile.dataset,
+                "EVENT_MAX_AGE_DAYS": str(settings.event_max_age_days),
+                "EVENT_MAX_AHEAD_MINUTES": str(settings.event_max_ahead_minutes),
+            },
             **self.function_settings,
         )
 
@@ -126,7 +131,7 @@ class IngestStack(PlatformStack):
                     firehose.LambdaFunctionProcessor(
                         self.transform.function,
                         buffer_interval=Duration.seconds(60),  # the processor's minimum
-                        buffer_size=Size.mebibytes(1),
+                        buffer_size=Size.mebibytes(settings.transform_buffer_mb),
                         retries=3,
                     )
                 ],

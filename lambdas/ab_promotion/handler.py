@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .logic import PromotionError, Rule, apply, decide, gather, parse_event
+from .logic import EndpointBusy, PromotionError, Rule, apply, decide, gather, parse_event
 
 logger = Logger()
 metrics = Metrics()
@@ -36,6 +36,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         dry_run = options["dry_run"] if options["dry_run"] is not None else os.environ.get("DRY_RUN") == "true"
         decision = decide(gather(_sagemaker, _cloudwatch, endpoint, RULE, datetime.now(UTC)), RULE)
         decision = apply(_sagemaker, endpoint, decision, dry_run)
+    except EndpointBusy as error:  # a deployment is under way: wait for the next run, no error
+        logger.info("promotion waits", extra={"reason": str(error)})
+        metrics.add_dimension(name="action", value="HOLD")
+        metrics.add_metric(name="PromotionDecisions", unit=MetricUnit.Count, value=1)
+        return {"action": "HOLD", "reason": str(error), "applied": False}
     except PromotionError as error:
         logger.error("promotion refused", extra={"error": str(error)})
         metrics.add_metric(name="PromotionErrors", unit=MetricUnit.Count, value=1)

@@ -2,8 +2,11 @@
 
 The rule, in order:
 
+0. The endpoint is not ``InService`` (an update is under way) -> HOLD, nothing judged.
 1. Not enough evidence (challenger invocations below the minimum, or a metric
-   missing) -> HOLD.
+   missing, NaN or infinite) -> HOLD. Evidence counts only from the challenger's
+   current deployment on (the time its image was resolved), so a new model is
+   never judged on its predecessor's traffic.
 2. Challenger error rate above the champion's plus the allowed increase, or
    challenger p99 latency above the champion's times the allowed ratio ->
    ROLLBACK: all traffic to the champion.
@@ -12,17 +15,31 @@ The rule, in order:
 4. Otherwise -> PROMOTE: move ``step`` of the traffic to the challenger
    (until it has all of it).
 
-Dry-run decides and reports without touching the endpoint.
+Variant weights are relative (SageMaker routes ``weight / sum of weights``): the
+rule works on the challenger's share of the pair's traffic, and writes weights
+that keep the pair's total. Dry-run decides and reports without touching the
+endpoint; an event asks for it in any shape (``{"dry_run": true}``, or in an
+EventBridge event's ``detail``). Every AWS error is a ``PromotionError`` naming
+the step; nothing is changed before the one weight update.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+_AWS_ERRORS = (ClientError, BotoCoreError)
 
 
 class PromotionError(ValueError):
-    """Bad input: the decision is not made and the endpoint is not changed."""
+    """Bad input or a failed AWS call: the decision is not made and the endpoint is not changed."""
+
+
+class EndpointBusy(PromotionError):
+    """The endpoint is not InService (an update is under way): nothing is judged or changed."""
 
 
 @dataclass(frozen=True)
@@ -40,15 +57,19 @@ class Rule:
 
 @dataclass(frozen=True)
 class VariantStats:
-    invocations: float
-    errors: float
+    """One variant's evidence. ``weight`` is its share of the champion/challenger pair's traffic (0-1);
+    ``pair_weight`` the pair's total relative weight, which written weights keep."""
+
+    invocations: float | None
+    errors: float | None
     p99_latency_us: float | None
     weight: float
     business: float | None = None
+    pair_weight: float = 1.0
 
     @property
     def error_rate(self) -> float:
-        return self.errors / self.invocations if self.invocations else 0.0
+        return (self.errors or 0.0) / self.invocations if self.invocations else 0.0
 
 
 @dataclass
@@ -65,57 +86,128 @@ class Decision:
 
 
 def parse_event(event: object) -> dict:
-    """A scheduled EventBridge event, ``{}`` or ``{"dry_run": bool}``; anything else is refused clearly."""
+    """``{"dry_run": True | False | None}`` from any event shape: ``{}``, ``{"dry_run": bool}``, or an
+    EventBridge event (scheduled or custom) with ``dry_run`` in its ``detail`` or at the top; anything
+    else is refused clearly."""
     if not isinstance(event, dict):
         raise PromotionError(f"event must be a JSON object, got {type(event).__name__}")
-    if event.get("source") == "aws.events":
-        return {"dry_run": None}
-    unknown = set(event) - {"dry_run"}
-    if unknown:
-        raise PromotionError(f'unexpected fields {sorted(unknown)}; send {{}} or {{"dry_run": true}}')
-    dry_run = event.get("dry_run")
-    if dry_run is not None and not isinstance(dry_run, bool):
-        raise PromotionError(f"dry_run must be true or false, got {dry_run!r}")
-    return {"dry_run": dry_run}
+    if "source" in event or "detail-type" in event:  # an EventBridge event: its envelope fields are fine
+        detail = event.get("detail", {})
+        if not isinstance(detail, dict):
+            raise PromotionError(f"event detail must be an object, got {type(detail).__name__}")
+        values = [v for v in (event.get("dry_run"), detail.get("dry_run")) if v is not None]
+    else:
+        unknown = set(event) - {"dry_run"}
+        if unknown:
+            raise PromotionError(f'unexpected fields {sorted(unknown)[:10]}; send {{}} or {{"dry_run": true}}')
+        values = [event["dry_run"]] if event.get("dry_run") is not None else []
+    for value in values:
+        if not isinstance(value, bool):
+            raise PromotionError(f"dry_run must be true or false, got {str(value)[:50]!r}")
+    # Asked for in two places, a dry run wins: changing nothing is the safe reading.
+    return {"dry_run": any(values) if values else None}
 
 
-def _metric_sum(cloudwatch, endpoint: str, variant: str, name: str, start: datetime, end: datetime,
-                namespace: str = "AWS/SageMaker", statistic: str = "Sum") -> float | None:  # fmt: skip
-    response = cloudwatch.get_metric_statistics(
-        Namespace=namespace,
-        MetricName=name,
-        Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}],
-        StartTime=start,
-        EndTime=end,
-        Period=int((end - start).total_seconds()),
-        **({"ExtendedStatistics": [statistic]} if statistic.startswith("p") else {"Statistics": [statistic]}),
-    )
-    points = response.get("Datapoints", [])
-    if not points:
+def _finite(value: object) -> float | None:
+    """A metric value, or None when it is missing, not a number, NaN, infinite or negative."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    point = points[0]
-    return float(point["ExtendedStatistics"][statistic] if statistic.startswith("p") else point[statistic])
+    value = float(value)
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _metric(cloudwatch, endpoint: str, variant: str, name: str, start: datetime, end: datetime,
+            namespace: str = "AWS/SageMaker", statistic: str = "Sum") -> float | None:  # fmt: skip
+    """One statistic over [start, end) (whole minutes); None when there is no usable datapoint."""
+    percentile = statistic.startswith("p")
+    try:
+        response = cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=name,
+            Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}],
+            StartTime=start,
+            EndTime=end,
+            Period=int((end - start).total_seconds()),
+            **({"ExtendedStatistics": [statistic]} if percentile else {"Statistics": [statistic]}),
+        )
+    except _AWS_ERRORS as error:
+        raise PromotionError(f"reading {namespace} {name} of {variant} failed: {error}") from error
+    values = []
+    for point in response.get("Datapoints", []):
+        raw = (point.get("ExtendedStatistics") or {}).get(statistic) if percentile else point.get(statistic)
+        if (value := _finite(raw)) is None:
+            return None
+        values.append(value)
+    if not values:
+        return None
+    # One period covers the window; should CloudWatch split it, sums add up and the worst p99 counts.
+    return sum(values) if statistic == "Sum" else max(values) if percentile else sum(values) / len(values)
+
+
+def _deployed_at(variant: dict, description: dict) -> datetime | None:
+    """When the variant's current model was deployed: its images' resolution time, else the endpoint's
+    last change (a weight update counts too, which only shortens the evidence)."""
+    times = [i.get("ResolutionTime") for i in variant.get("DeployedImages") or []]
+    times = [t for t in times if isinstance(t, datetime)]
+    if times:
+        return max(times)
+    fallback = description.get("LastModifiedTime") or description.get("CreationTime")
+    return fallback if isinstance(fallback, datetime) else None
+
+
+def _minute(value: datetime, up: bool) -> datetime:
+    floor = value.astimezone(UTC).replace(second=0, microsecond=0)
+    return floor + timedelta(minutes=1) if up and floor != value.astimezone(UTC) else floor
+
+
+def evidence_window(deployed_at: datetime | None, now: datetime, window: timedelta) -> tuple[datetime, datetime]:
+    """[start, end) in whole minutes: the rule's window, cut to what came after the deployment.
+
+    CloudWatch rounds a start down to the minute, so the start is rounded up: no datapoint from
+    before the deployment is read.
+    """
+    start = now - window if deployed_at is None else max(now - window, deployed_at)
+    return _minute(start, up=True), _minute(now, up=False)
 
 
 def gather(sagemaker, cloudwatch, endpoint: str, rule: Rule, now: datetime) -> dict[str, VariantStats]:
-    description = sagemaker.describe_endpoint(EndpointName=endpoint)
-    weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in description.get("ProductionVariants", [])}
+    try:
+        description = sagemaker.describe_endpoint(EndpointName=endpoint)
+    except _AWS_ERRORS as error:
+        raise PromotionError(f"describing endpoint {endpoint} failed: {error}") from error
+    status = description.get("EndpointStatus")
+    if status != "InService":
+        raise EndpointBusy(f"endpoint {endpoint} is {status}, not InService; nothing judged or changed")
+    variants = {v.get("VariantName"): v for v in description.get("ProductionVariants", []) if isinstance(v, dict)}
     for name in (rule.champion, rule.challenger):
-        if name not in weights:
-            raise PromotionError(f"variant {name!r} is not on endpoint {endpoint} (variants: {sorted(weights)})")
-    start = now - rule.window
+        if name not in variants:
+            raise PromotionError(
+                f"variant {name!r} is not on endpoint {endpoint} (variants: {sorted(map(str, variants))})"
+            )
+    weights = {name: _finite(variants[name].get("CurrentWeight")) for name in (rule.champion, rule.challenger)}
+    pair = sum(w for w in weights.values() if w is not None)
+    if None in weights.values() or pair <= 0:
+        raise PromotionError(f"variant weights {weights} of endpoint {endpoint} are not usable relative weights")
+    start, end = evidence_window(_deployed_at(variants[rule.challenger], description), now, rule.window)
     stats = {}
     for variant in (rule.champion, rule.challenger):
-        business = None
-        if rule.business_metric:
-            namespace, metric = rule.business_metric
-            business = _metric_sum(cloudwatch, endpoint, variant, metric, start, now, namespace, "Average")
+        if end - start < timedelta(minutes=1):  # deployed within the last minute: no evidence yet
+            values = dict.fromkeys(("invocations", "errors", "p99", "business"))
+        else:
+            values = {
+                "invocations": _metric(cloudwatch, endpoint, variant, "Invocations", start, end),
+                "errors": _metric(cloudwatch, endpoint, variant, "Invocation5XXErrors", start, end),
+                "p99": _metric(cloudwatch, endpoint, variant, "ModelLatency", start, end, statistic="p99"),
+                "business": _metric(cloudwatch, endpoint, variant, rule.business_metric[1], start, end,
+                                    rule.business_metric[0], "Average") if rule.business_metric else None,
+            }  # fmt: skip
         stats[variant] = VariantStats(
-            invocations=_metric_sum(cloudwatch, endpoint, variant, "Invocations", start, now) or 0.0,
-            errors=_metric_sum(cloudwatch, endpoint, variant, "Invocation5XXErrors", start, now) or 0.0,
-            p99_latency_us=_metric_sum(cloudwatch, endpoint, variant, "ModelLatency", start, now, statistic="p99"),
-            weight=weights[variant],
-            business=business,
+            invocations=values["invocations"],
+            errors=values["errors"],
+            p99_latency_us=values["p99"],
+            weight=weights[variant] / pair,
+            business=values["business"],
+            pair_weight=pair,
         )
     return stats
 
@@ -130,12 +222,17 @@ def decide(stats: dict[str, VariantStats], rule: Rule) -> Decision:
             after = {rule.champion: round(1 - challenger_weight, 4), rule.challenger: round(challenger_weight, 4)}
         return Decision(action, reason, before, after, stats={k: asdict(v) for k, v in stats.items()})
 
-    if challenger.invocations < rule.min_challenger_invocations:
+    missing = [f"{name} {metric}" for name, s in ((rule.champion, champion), (rule.challenger, challenger))
+               for metric, value in (("invocations", s.invocations), ("5XX errors", s.errors),
+                                     ("p99 latency", s.p99_latency_us)) if value is None]  # fmt: skip
+    if challenger.invocations is not None and challenger.invocations < rule.min_challenger_invocations:
         return outcome(
             "HOLD", f"challenger served {challenger.invocations:.0f} requests; {rule.min_challenger_invocations} needed"
         )
-    if champion.p99_latency_us is None or challenger.p99_latency_us is None:
-        return outcome("HOLD", "latency metrics are missing for the window")
+    if missing:
+        return outcome("HOLD", f"not enough evidence since the challenger's deployment: no usable {', '.join(missing)}")
+    if any(s.errors > s.invocations for s in (champion, challenger)):
+        return outcome("HOLD", "not enough evidence: more 5XX errors than invocations reported")
     if challenger.error_rate > champion.error_rate + rule.max_error_rate_increase:
         return outcome(
             "ROLLBACK",
@@ -151,7 +248,7 @@ def decide(stats: dict[str, VariantStats], rule: Rule) -> Decision:
             0.0,
         )
     if rule.business_metric:
-        if champion.business is None or challenger.business is None:
+        if champion.business is None or challenger.business is None:  # missing, NaN or infinite
             return outcome("HOLD", f"business metric {rule.business_metric[1]} is missing for the window")
         if challenger.business <= champion.business:
             return outcome(
@@ -170,9 +267,15 @@ def decide(stats: dict[str, VariantStats], rule: Rule) -> Decision:
 def apply(sagemaker, endpoint: str, decision: Decision, dry_run: bool) -> Decision:
     if decision.action == "HOLD" or dry_run:
         return decision
-    sagemaker.update_endpoint_weights_and_capacities(
-        EndpointName=endpoint,
-        DesiredWeightsAndCapacities=[{"VariantName": v, "DesiredWeight": w} for v, w in decision.weights_after.items()],
-    )
+    # Shares of the pair's traffic, written as relative weights that keep the pair's total.
+    total = next(iter(decision.stats.values()), {}).get("pair_weight", 1.0)
+    desired = [
+        {"VariantName": v, "DesiredWeight": float(f"{share * total:.6g}")}
+        for v, share in decision.weights_after.items()
+    ]
+    try:
+        sagemaker.update_endpoint_weights_and_capacities(EndpointName=endpoint, DesiredWeightsAndCapacities=desired)
+    except _AWS_ERRORS as error:
+        raise PromotionError(f"updating the weights of {endpoint} failed, nothing changed: {error}") from error
     decision.applied = True
     return decision

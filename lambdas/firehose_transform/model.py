@@ -6,7 +6,7 @@ profile); ``Event`` is the model of that data set, built once when the module lo
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,15 +22,11 @@ from pydantic import (
 
 from pipelines.data import spec as specs
 
+from .timestamps import Instant, format_instant
 
-def _utc(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# The one type of every timestamp field: how it parses and how it is written (UTC, seconds, Z).
-Timestamp = Annotated[datetime, PlainSerializer(_utc, return_type=str)]
+# The one type of every timestamp field: a real ISO-8601 instant inside the profile's window
+# (timestamps.py), written back in the one spelling the ETL reads.
+Timestamp = Annotated[Instant, PlainSerializer(format_instant, return_type=str)]
 
 
 def _category(allowed: tuple[str, ...]) -> Any:

@@ -49,7 +49,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     group = os.environ["MODEL_PACKAGE_GROUP"]
     try:
         package = approved_package(event, group)
-        publish_baselines(package, check_package(_sagemaker, package, group))
+        described = check_package(_sagemaker, package, group)
         change = deploy_challenger(
             _cloudformation,
             stack=os.environ["STACK_NAME"],
@@ -57,12 +57,14 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             package_arn=package,
             role_arn=os.environ["DEPLOY_ROLE_ARN"],
         )
+        # After the update is requested (or found done): a refused update leaves no baselines behind.
+        publish_baselines(package, described)
     except DeployError as error:
         logger.warning("nothing deployed", extra={"reason": str(error)})
         metrics.add_metric(name="DeploymentsSkipped", unit=MetricUnit.Count, value=1)
         return {"deployed": False, "reason": str(error)}
     except BaselineCopyFailed as error:
-        # Raised before the stack update: the retried event copies the whole set again, then deploys.
+        # The retried event finds the stack already deployed and copies the whole set again.
         logger.error("baselines not copied; the event will be retried", extra={"reason": str(error)})
         metrics.add_metric(name="BaselineCopyFailures", unit=MetricUnit.Count, value=1)
         raise

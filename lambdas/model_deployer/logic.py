@@ -10,16 +10,20 @@ challenger's model and the endpoint config and updates the endpoint under the
 blue/green guardrails; a rolled-back endpoint update rolls the stack (and the
 parameter) back and removes what it created, so nothing is left behind.
 
-Before the update, the baselines the package names (its pipeline execution's
+Then the baselines the package names (its pipeline execution's
 ``baselines/`` prefix in the artifact bucket) are copied to the prefix the
 monitoring job reads, relative paths kept: listed in full first, then copied
 object by object (the bucket's default key encrypts the copies). A failure is
-``BaselineCopyFailed`` (retried as a whole; copies overwrite, so a retry is safe).
+``BaselineCopyFailed``, retried as a whole: the retried event finds the stack
+"already deployed" and copies again (copies overwrite, so a retry is safe).
 
 Idempotent: the parameter already naming the package is "already deployed"; a
-stack busy with another operation is ``StackBusy`` (retried, then the
-on-failure destination keeps the event). A bad event or package is a
-``DeployError``: nothing is called that changes anything.
+stack busy with another operation, throttling or no answer from AWS is
+``StackBusy`` (retried, then the on-failure destination keeps the event). A bad
+event or package, or an update CloudFormation refuses, is a ``DeployError``:
+nothing was changed. The baselines are copied once the update is requested (or
+already done), so a refused update leaves no baselines of a model that never
+served.
 """
 
 from __future__ import annotations
@@ -75,9 +79,15 @@ def check_package(sagemaker, package_arn: str, group: str) -> dict:
     try:
         package = sagemaker.describe_model_package(ModelPackageName=package_arn)
     except ClientError as error:
-        if error.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
-            raise DeployError(f"{package_arn} does not exist: {error.response['Error'].get('Message')}") from error
-        raise
+        code, message = error.response["Error"].get("Code"), error.response["Error"].get("Message")
+        if code in ("ValidationException", "ResourceNotFound"):
+            raise DeployError(f"{package_arn} does not exist: {message}") from error
+        _raise_busy_if_transient(error)
+        raise DeployError(f"describing {package_arn} failed ({code}: {message}); nothing deployed") from error
+    except BotoCoreError as error:  # no answer: try again later
+        raise StackBusy(f"describing {package_arn} failed: {error}") from error
+    if package.get("ModelPackageArn", package_arn) != package_arn:
+        raise DeployError(f"SageMaker describes {package.get('ModelPackageArn')!r}, not {package_arn}")
     if package.get("ModelPackageGroupName") != group:
         raise DeployError(f"{package_arn} is in group {package.get('ModelPackageGroupName')!r}, not {group!r}")
     if package.get("ModelApprovalStatus") != "Approved":
@@ -139,12 +149,18 @@ def client_token(package_arn: str, stack: dict) -> str:
 
 
 def deploy_challenger(cloudformation, *, stack: str, parameter: str, package_arn: str, role_arn: str) -> dict:
-    """Set the stack's ``parameter`` to ``package_arn`` with a stack update; returns what happened."""
+    """Set the stack's ``parameter`` to ``package_arn`` with a stack update; returns what happened.
+
+    CloudFormation refusing the update (a bad parameter, a missing stack...) is a DeployError: a refused
+    update creates nothing. A busy or throttled stack is StackBusy (retry later).
+    """
     try:
         (current,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as error:
         _raise_busy_if_transient(error)
-        raise
+        raise DeployError(f"reading stack {stack} failed: {_message(error)}; nothing deployed") from error
+    except BotoCoreError as error:
+        raise StackBusy(f"reading stack {stack} failed: {error}") from error
     values = {p["ParameterKey"]: p.get("ParameterValue") for p in current.get("Parameters", [])}
     result = {"stack": stack, "parameter": parameter, "package": package_arn, "previous": values.get(parameter)}
     if parameter not in values:
@@ -174,11 +190,22 @@ def deploy_challenger(cloudformation, *, stack: str, parameter: str, package_arn
         if code == "TokenAlreadyExistsException" or "No updates are to be performed" in message:
             return {**result, "started": False, "reason": "already requested"}
         _raise_busy_if_transient(error)
-        raise
+        raise DeployError(
+            f"CloudFormation refused the update of {stack}: {_message(error)}; nothing changed"
+        ) from error
+    except BotoCoreError as error:  # the request may or may not have arrived: the token makes a retry safe
+        raise StackBusy(f"updating stack {stack} failed: {error}") from error
     return {**result, "started": True, "stack_id": response.get("StackId")}
 
 
+def _message(error: ClientError) -> str:
+    return f"{error.response['Error'].get('Code')}: {error.response['Error'].get('Message', '')}"[:500]
+
+
 def _raise_busy_if_transient(error: ClientError) -> None:
-    code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
-    if code in ("Throttling", "ThrottlingException") or "_IN_PROGRESS state" in message:
+    code, message = error.response["Error"].get("Code", ""), error.response["Error"].get("Message", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+    if code in ("Throttling", "ThrottlingException", "RequestLimitExceeded") or "_IN_PROGRESS state" in message:
         raise StackBusy(f"{code}: {message}") from error
+    if status >= 500:
+        raise StackBusy(f"{code} (HTTP {status}): {message}") from error

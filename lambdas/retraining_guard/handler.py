@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .logic import GuardConfig, decide, parameters_from_env
+from .logic import GuardConfig, StartFailed, decide, parameters_from_env
 
 logger = Logger()
 metrics = Metrics()
@@ -27,7 +27,12 @@ _config = GuardConfig(
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    decision = decide(event, sagemaker=_sagemaker, table=_table, config=_config, now=datetime.now(UTC))
+    try:
+        decision = decide(event, sagemaker=_sagemaker, table=_table, config=_config, now=datetime.now(UTC))
+    except StartFailed as error:  # recorded; raised so Lambda retries, then the on-failure destination keeps it
+        logger.error("pipeline start failed", extra={"reason": str(error)})
+        metrics.add_metric(name="RetrainingStartFailed", unit=MetricUnit.Count, value=1)
+        raise
     logger.info(
         "retraining decision",
         extra={"started": decision.started, "trigger": decision.trigger, "reason": decision.reason,

@@ -121,6 +121,7 @@ CATALOG: tuple[Metrics, ...] = (
         [["service", "trigger"]],
         "lambdas/retraining_guard/handler.py",
     ),
+    _row("MlPlatform/Retraining", "RetrainingStartFailed", [["service"]], "lambdas/retraining_guard/handler.py"),
     _row("MlPlatform/Serving", "PromotionDecisions", [["service", "action"]], "lambdas/ab_promotion/handler.py"),
     _row("MlPlatform/Serving", "PromotionErrors", [["service"]], "lambdas/ab_promotion/handler.py"),
     _row(

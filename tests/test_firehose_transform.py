@@ -393,7 +393,7 @@ def numbers(name: str):
 def valid_records(draw) -> tuple[dict, datetime]:
     """A record the schema accepts, every field drawn from its domain, optional ones present, null or blank."""
     spelling, instant = draw(instants())
-    signup = draw(st.dates(max_value=instant.date()))
+    signup = draw(st.dates(min_value=date(1900, 1, 1), max_value=instant.date()))
     record: dict = {"customer_id": draw(DOMAIN_EXTRA["customer_id"]), "event_time": spelling,
                     "signup_date": signup.isoformat(), LABEL: draw(st.sampled_from([0, 1, True, False]))}  # fmt: skip
     for name in NUMERIC_DOMAIN:
@@ -596,27 +596,30 @@ def test_property_the_response_stays_under_the_payload_limit(payloads, budget) -
 
 @churn_only
 @pytest.mark.property
-@settings(
-    # One Spark run per example, many records in each: ~1 run in the quick profile, 10 in fuzz (hundreds of records).
-    max_examples=max(1, settings.default.max_examples // 100),
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-        HealthCheck.function_scoped_fixture,
-    ],
-)
-@given(st.lists(valid_records(), min_size=20, max_size=40))
-def test_property_whatever_the_lambda_writes_the_etl_accepts(spark, cases) -> None:
+def test_property_whatever_the_lambda_writes_the_etl_accepts(spark) -> None:
+    """One Spark run over every generated record: the profile's number of examples (1,000 in fuzz)."""
     from pipelines.glue.curate import transform
 
-    lines = []
-    for n, (record, _) in enumerate(cases):
-        ok, line = transform_data(
-            b64(json.dumps({**record, "customer_id": f"{record['customer_id'][:56]}-{n}"})), WINDOW
-        )
+    lines: list[str] = []
+
+    @settings(deadline=None, database=None)
+    @given(valid_records())
+    def collect(case) -> None:
+        record, _ = case
+        unique = {**record, "customer_id": f"{record['customer_id'][:52]}-{len(lines)}"}  # no duplicate rejects
+        ok, line = transform_data(b64(json.dumps(unique)), WINDOW)
         assert ok, line
         lines.append(line.rstrip("\n"))
+
+    collect()
     rejected = transform(spark.createDataFrame([(x,) for x in lines], ["value"])).rejects.collect()
-    assert [(r["reason"], r["raw"]) for r in rejected] == []
+    # Every line parses: the only rejects allowed are the batch's imputation outcomes (a derived value that
+    # falls outside its domain depends on the batch, not on the line's spelling, and is not the Lambda's to judge).
+    spelling = [(r["reason"], r["raw"]) for r in rejected if "cannot be imputed" not in r["reason"]]
+    assert spelling == []
+
+
+@churn_only
+def test_a_date_the_etl_cannot_write_is_refused_here_first() -> None:
+    ok, text = transform_data(with_time("2026-03-01T10:00:00Z", signup_date="1899-12-31"), WINDOW)
+    assert (ok, text) == (False, "signup_date: outside 1900-01-01..9999-12-31")

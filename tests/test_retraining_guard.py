@@ -488,3 +488,16 @@ def test_property_a_malformed_event_is_a_recorded_refusal_never_a_crash(dynamodb
     (record,) = recorded(table)
     assert record["reason"] and record["started"] == decision.started
     assert item_bytes(record) < 400 * 1024 // 100  # DynamoDB's item limit, with a hundredfold margin
+
+
+def test_handler_raises_a_failed_start_for_a_retry_and_counts_it(aws, monkeypatch, capsys, lambda_context) -> None:
+    recorder, _ = aws
+    for key, value in {"DECISIONS_TABLE": "decisions", "PIPELINE_NAME": "churn", "COOLDOWN_MINUTES": "360",
+                       "POWERTOOLS_SERVICE_NAME": "retraining_guard",
+                       "POWERTOOLS_METRICS_NAMESPACE": "MlopsTest"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    handler = importlib.reload(importlib.import_module("lambdas.retraining_guard.handler"))
+    monkeypatch.setattr(handler, "_sagemaker", Flaky(recorder.client, ReadTimeoutError(endpoint_url=URL), True))
+    with pytest.raises(StartFailed, match="may have started"):
+        handler.lambda_handler(schedule_event(), lambda_context)
+    assert "RetrainingStartFailed" in capsys.readouterr().out

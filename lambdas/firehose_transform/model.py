@@ -41,6 +41,16 @@ def _category(allowed: tuple[str, ...]) -> Any:
     return Annotated[str, BeforeValidator(normalize), AfterValidator(check)]
 
 
+_EARLIEST, _LATEST = date.fromisoformat(specs.EARLIEST_DATE), date.fromisoformat(specs.LATEST_DATE)
+
+
+def _writable(value: date) -> date:
+    # What the ETL can write to Parquet: an earlier date would fail its run every time.
+    if not _EARLIEST <= value <= _LATEST:
+        raise ValueError(f"outside {specs.EARLIEST_DATE}..{specs.LATEST_DATE}")
+    return value
+
+
 def _blank_to_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
@@ -62,7 +72,7 @@ def field_type(field: specs.Field) -> Any:
     if field.kind == "timestamp":
         return Timestamp
     if field.kind == "date":
-        return date
+        return Annotated[date, AfterValidator(_writable)]
     if field.kind in specs.NUMERIC_KINDS:
         lo, hi = field.domain or (None, None)
         number = int if field.kind == "integer" else float

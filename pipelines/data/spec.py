@@ -45,6 +45,8 @@ from datetime import UTC, date, datetime
 DEFAULT = "churn"
 KINDS = ("id", "timestamp", "date", "integer", "double", "category", "label")
 NUMERIC_KINDS = ("integer", "double")
+# Dates and instants every consumer accepts: Spark 3.5 writes nothing earlier to Parquet (see curate.py).
+EARLIEST_DATE, LATEST_DATE = "1900-01-01", "9999-12-31"
 # Imputation strategies, in the order the ETL applies them (a derived value may use the others).
 IMPUTATIONS = ("median", "mean", "derived", "mode")
 FAMILIES = ("date_part", "ratio")

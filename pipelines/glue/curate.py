@@ -60,7 +60,7 @@ LINE = "value"
 LINE_ID = "_line_id"
 REASON = "_reason"
 # The window every date and instant must lie in (UTC).
-EARLIEST, LATEST = "1900-01-01", "9999-12-31"
+EARLIEST, LATEST = specs.EARLIEST_DATE, specs.LATEST_DATE
 _EARLIEST_MICROS = -2_208_988_800 * 1_000_000
 _END_MICROS = 253_402_300_800 * 1_000_000  # 10000-01-01T00:00:00Z
 

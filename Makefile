@@ -102,6 +102,9 @@ posture: ## report on an existing cdk.out without synthesizing again
 
 test: install $(SDK_STAMP) $(IMAGE_STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 # Every property test (marker `property`) with at least 1,000 generated cases per claim.
@@ -111,6 +114,8 @@ fuzz: install $(SDK_STAMP) $(IMAGE_STAMP)
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(PY) -m ruff format .

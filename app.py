@@ -14,7 +14,7 @@ from config import get_profile  # noqa: E402
 from posture.checks import register_packs  # noqa: E402
 from stacks.alerts import AlertsStack  # noqa: E402
 from stacks.audit import AuditStack  # noqa: E402
-from stacks.data_lake import DataLakeStack  # noqa: E402
+from stacks.data_lake import RAW_ERRORS_PREFIX, RAW_EVENTS_PREFIX, DataLakeStack  # noqa: E402
 from stacks.ingest import IngestStack  # noqa: E402
 from stacks.monitoring import MonitoringStack  # noqa: E402
 from stacks.network import NetworkStack  # noqa: E402
@@ -49,6 +49,8 @@ ingest = IngestStack(
     workload_subnets=network.workload_subnets,
     raw_bucket=data_lake.raw_bucket,
     raw_ingest_policy=data_lake.raw_ingest_policy,
+    raw_events_prefix=RAW_EVENTS_PREFIX,
+    raw_errors_prefix=RAW_ERRORS_PREFIX,
     data_key=data_lake.data_key,
     logs_key=data_lake.logs_key,
     alarm_topic=alerts.alarm_topic,
@@ -99,7 +101,7 @@ AuditStack(
         data_lake.data_key,
         data_lake.logs_key,
         data_lake.audit_key,
-        alerts.alarm_topic.master_key,
+        alerts.topic_key,
         network.flow_log_key,
     ],
     weight_setter_arns=[serving.promotion.role.iam_role.role_arn],

@@ -216,7 +216,7 @@ class AbEndpoint(Construct):
             )
 
         for variant in VARIANTS:
-            specs = [
+            specs: list[tuple[str, str, cw.IMetric, float, int, cw.ComparisonOperator, cw.TreatMissingData]] = [
                 ("5xx-rate", "Server errors above 1% of requests", rate("Invocation5XXErrors", variant), 0.01, 2,
                  cw.ComparisonOperator.GREATER_THAN_THRESHOLD, cw.TreatMissingData.NOT_BREACHING),
                 ("4xx-rate", "Client errors above 5% of requests", rate("Invocation4XXErrors", variant), 0.05, 5,

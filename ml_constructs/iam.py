@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 
 import jsii
-from aws_cdk import Stack
+from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
+from ml_constructs.cfn import l1
 from posture.checks import acknowledge
 
 # What a service needs to attach its jobs or containers to the VPC; EC2 offers no
@@ -111,7 +112,7 @@ class _PolicyRole(iam.Role):
         self.policies.append(policy)
         self._statements.append([])
         for rule, reason in self._acknowledgments:
-            acknowledge(policy.node.default_child, rule, reason)
+            acknowledge(l1(policy, CfnResource), rule, reason)
         return policy
 
     def acknowledge_wildcards(self, resources: list[str], reason: str) -> None:
@@ -120,7 +121,7 @@ class _PolicyRole(iam.Role):
     def acknowledge(self, rule: str, reason: str) -> None:
         self._acknowledgments.append((rule, reason))
         for policy in self.policies:
-            acknowledge(policy.node.default_child, rule, reason)
+            acknowledge(l1(policy, CfnResource), rule, reason)
 
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
         if not hasattr(self, "policies"):
@@ -149,7 +150,7 @@ class _Checks:
         for resources, reason in self._wildcards:
             for resource in resources:
                 rule = f"AwsSolutions-IAM5[Resource::{flatten_reference(stack.resolve(resource))}]"
-                acknowledge(self._policy.node.default_child, rule, reason)
+                acknowledge(l1(self._policy, CfnResource), rule, reason)
         statements = stack.resolve(self._policy.document).get("Statement", [])
         size = policy_size(self._policy, statements)
         if size > MANAGED_POLICY_MAX_CHARS:

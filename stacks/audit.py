@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, Fn
+from aws_cdk import ArnFormat, CfnOutput, DefaultStackSynthesizer, Duration, Fn
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -16,6 +16,7 @@ from constructs import Construct
 
 from ml_constructs.access import acknowledge_wildcards
 from ml_constructs.audit_trail import AuditTrail
+from ml_constructs.cfn import l1
 from ml_constructs.events import DeadLetterQueue, notify_topic
 from ml_constructs.security_signals import CIS_FILTERS, ml_patterns
 from stacks.base import PlatformStack
@@ -109,7 +110,10 @@ class AuditStack(PlatformStack):
             CfnOutput(self, "TrailLogGroupName", value=self.trail.log_group.log_group_name)
 
         # cdk deploy changes stacks through the bootstrap's CloudFormation execution role.
-        deployers = [Fn.sub(self.synthesizer.cloud_formation_execution_role_arn)]
+        synthesizer = self.synthesizer
+        if not isinstance(synthesizer, DefaultStackSynthesizer):
+            raise TypeError("the audit stack names the bootstrap's execution role: use the default synthesizer")
+        deployers = [Fn.sub(synthesizer.cloud_formation_execution_role_arn)]
         self.dead_letters = DeadLetterQueue(self, "AlertDeadLetters", purpose="the security alert rules")
         self.rules: dict[str, events.Rule] = {}
         patterns = ml_patterns(
@@ -124,7 +128,7 @@ class AuditStack(PlatformStack):
         for rule_id, (description, pattern) in patterns.items():
             rule = events.Rule(self, rule_id, description=description, event_pattern=events.EventPattern(source=["-"]))
             # Raw pattern: the L2 EventPattern has no "$or".
-            rule.node.default_child.event_pattern = pattern
+            l1(rule, events.CfnRule).event_pattern = pattern
             notify_topic(rule, self.security_topic, self.dead_letters)
             self.rules[rule_id] = rule
         CfnOutput(self, "SecurityTopicArn", value=self.security_topic.topic_arn)

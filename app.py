@@ -10,11 +10,11 @@ use_project_node()
 
 import aws_cdk as cdk  # noqa: E402
 
-from config import get_profile  # noqa: E402
+from config import get_profile, names  # noqa: E402
 from posture.checks import register_packs  # noqa: E402
 from stacks.alerts import AlertsStack  # noqa: E402
 from stacks.audit import AuditStack  # noqa: E402
-from stacks.data_lake import RAW_ERRORS_PREFIX, RAW_EVENTS_PREFIX, DataLakeStack  # noqa: E402
+from stacks.data_lake import DataLakeStack  # noqa: E402
 from stacks.ingest import IngestStack  # noqa: E402
 from stacks.monitoring import MonitoringStack  # noqa: E402
 from stacks.network import NetworkStack  # noqa: E402
@@ -28,7 +28,7 @@ if engine := app.node.try_get_context("monitoring_engine"):
     profile = dataclasses.replace(profile, monitoring=dataclasses.replace(profile.monitoring, engine=engine))
 env = cdk.Environment(account=profile.account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=profile.region)
 common = {"profile": profile, "env": env}
-prefix = f"mlops-{profile.name}"
+prefix = names.resource_prefix(profile.name)
 
 network = NetworkStack(app, f"{prefix}-network", description="ML platform network: VPC, endpoints, flow logs", **common)
 alerts = AlertsStack(app, f"{prefix}-alerts", description="ML platform alarm topic", **common)
@@ -49,8 +49,8 @@ ingest = IngestStack(
     workload_subnets=network.workload_subnets,
     raw_bucket=data_lake.raw_bucket,
     raw_ingest_policy=data_lake.raw_ingest_policy,
-    raw_events_prefix=RAW_EVENTS_PREFIX,
-    raw_errors_prefix=RAW_ERRORS_PREFIX,
+    raw_events_prefix=names.RAW_EVENTS_PREFIX,
+    raw_errors_prefix=names.RAW_ERRORS_PREFIX,
     data_key=data_lake.data_key,
     logs_key=data_lake.logs_key,
     alarm_topic=alerts.alarm_topic,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, CfnResource, Duration, Size
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
@@ -15,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ml_constructs.alarms import AlarmSpec, build_alarms
 from ml_constructs.cfn import l1
 from ml_constructs.iam import ManagedRole, logs_write
 from ml_constructs.lambdas import PythonFunction
@@ -182,37 +182,29 @@ class IngestStack(PlatformStack):
             period=Duration.minutes(15),
             label="Share of records failing validation",
         )
-        specs: list[tuple[str, str, cw.IMetric, float, int]] = [
-            ("IteratorAge", "Events wait in the stream longer than the profile allows",
-             self.stream.metric_get_records_iterator_age_milliseconds(statistic="Maximum", period=five_minutes),
-             settings.iterator_age_alarm_seconds * 1000, 2),
-            ("WriteThrottles", "Producers are throttled writing to the stream",
-             self.stream.metric_write_provisioned_throughput_exceeded(statistic="Sum", period=five_minutes), 0, 3),
-            ("DeliveryFreshness", "The oldest record waiting in Firehose is older than the buffer allows",
-             firehose_metric("DeliveryToS3.DataFreshness", "Maximum"), settings.buffer_seconds + 900, 2),
-            ("DeliveryFailures", "Firehose failed to deliver to the raw zone",
-             cw.MathExpression(expression="1 - s", using_metrics={"s": firehose_metric("DeliveryToS3.Success", "Average")}, period=five_minutes), 0, 1),
-            ("TransformInvocationFailures", "Firehose could not run the transform Lambda",
-             cw.MathExpression(expression="1 - s", using_metrics={"s": firehose_metric("ExecuteProcessing.Success", "Average")}, period=five_minutes), 0, 1),
-            ("TransformErrors", "The transform Lambda raised errors",
-             self.transform.function.metric_errors(statistic="Sum", period=five_minutes), 0, 1),
-            ("TransformThrottles", "The transform Lambda is throttled",
-             self.transform.function.metric_throttles(statistic="Sum", period=five_minutes), 0, 2),
-            ("FailedRecordRatio", f"Too many records fail validation (see the {errors_prefix} prefix)",
-             failed_ratio, settings.failed_record_ratio_alarm, 1),
-        ]  # fmt: skip
-        alarms = []
-        for name, description, metric, threshold, periods in specs:
-            alarm = cw.Alarm(
-                self,
-                f"{name}Alarm",
-                alarm_description=description,
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=periods,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(cw_actions.SnsAction(topic))
-            alarms.append(alarm)
-        return alarms
+
+        def spec(name: str, description: str, metric: cw.IMetric, threshold: float, periods: int) -> AlarmSpec:
+            return AlarmSpec(
+                construct_id=f"{name}Alarm", description=description, metric=metric, threshold=threshold,
+                periods=periods, topic=topic,
+            )  # fmt: skip
+
+        return build_alarms(self, [
+            spec("IteratorAge", "Events wait in the stream longer than the profile allows",
+                 self.stream.metric_get_records_iterator_age_milliseconds(statistic="Maximum", period=five_minutes),
+                 settings.iterator_age_alarm_seconds * 1000, 2),
+            spec("WriteThrottles", "Producers are throttled writing to the stream",
+                 self.stream.metric_write_provisioned_throughput_exceeded(statistic="Sum", period=five_minutes), 0, 3),
+            spec("DeliveryFreshness", "The oldest record waiting in Firehose is older than the buffer allows",
+                 firehose_metric("DeliveryToS3.DataFreshness", "Maximum"), settings.buffer_seconds + 900, 2),
+            spec("DeliveryFailures", "Firehose failed to deliver to the raw zone",
+                 cw.MathExpression(expression="1 - s", using_metrics={"s": firehose_metric("DeliveryToS3.Success", "Average")}, period=five_minutes), 0, 1),
+            spec("TransformInvocationFailures", "Firehose could not run the transform Lambda",
+                 cw.MathExpression(expression="1 - s", using_metrics={"s": firehose_metric("ExecuteProcessing.Success", "Average")}, period=five_minutes), 0, 1),
+            spec("TransformErrors", "The transform Lambda raised errors",
+                 self.transform.function.metric_errors(statistic="Sum", period=five_minutes), 0, 1),
+            spec("TransformThrottles", "The transform Lambda is throttled",
+                 self.transform.function.metric_throttles(statistic="Sum", period=five_minutes), 0, 2),
+            spec("FailedRecordRatio", f"Too many records fail validation (see the {errors_prefix} prefix)",
+                 failed_ratio, settings.failed_record_ratio_alarm, 1),
+        ])  # fmt: skip

@@ -135,6 +135,9 @@ posture: ## report on an existing cdk.out without synthesizing again
 
 test: need-java install $(SDK_STAMP) $(IMAGE_STAMP) ## lint, then the whole test suite (synthesizes each profile once: several minutes)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	@echo "make test: the test suite; every profile is synthesized once first (about a minute each), Spark tests start a JVM"
 	$(PY) -m pytest
 
@@ -156,6 +159,8 @@ diagram: install ## regenerate the README's architecture diagram from the synthe
 lint: install ## ruff check and ruff format --check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 format: install ## ruff format and ruff check --fix
 	$(PY) -m ruff format .

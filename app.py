@@ -10,7 +10,7 @@ use_project_node()
 
 import aws_cdk as cdk  # noqa: E402
 
-from config import get_profile  # noqa: E402
+from config import get_profile, names  # noqa: E402
 from posture.checks import register_packs  # noqa: E402
 from stacks.alerts import AlertsStack  # noqa: E402
 from stacks.audit import AuditStack  # noqa: E402
@@ -31,7 +31,7 @@ if dataset := app.node.try_get_context("dataset"):
     profile = dataclasses.replace(profile, dataset=dataset)
 env = cdk.Environment(account=profile.account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=profile.region)
 common = {"profile": profile, "env": env}
-prefix = f"mlops-{profile.name}"
+prefix = names.resource_prefix(profile.name)
 
 network = NetworkStack(app, f"{prefix}-network", description="ML platform network: VPC, endpoints, flow logs", **common)
 alerts = AlertsStack(app, f"{prefix}-alerts", description="ML platform alarm topic", **common)
@@ -52,6 +52,8 @@ ingest = IngestStack(
     workload_subnets=network.workload_subnets,
     raw_bucket=data_lake.raw_bucket,
     raw_ingest_policy=data_lake.raw_ingest_policy,
+    raw_events_prefix=names.RAW_EVENTS_PREFIX,
+    raw_errors_prefix=names.RAW_ERRORS_PREFIX,
     data_key=data_lake.data_key,
     logs_key=data_lake.logs_key,
     alarm_topic=alerts.alarm_topic,
@@ -102,7 +104,7 @@ AuditStack(
         data_lake.data_key,
         data_lake.logs_key,
         data_lake.audit_key,
-        alerts.alarm_topic.master_key,
+        alerts.topic_key,
         network.flow_log_key,
     ],
     weight_setter_arns=[serving.promotion.role.iam_role.role_arn],

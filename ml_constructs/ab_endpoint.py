@@ -13,12 +13,10 @@ counts and traffic weights survive a deploy.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from aws_cdk import CfnCondition, Duration, Fn, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -28,16 +26,21 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config import ServingSettings
-from config.profiles import INSTANCE_VCPUS
+from config.names import DATA_CAPTURE_PREFIX
+from ml_constructs.alarms import build_alarms
+from ml_constructs.endpoint_watch import (
+    SHADOW,
+    VARIANTS,
+    deployment_config,
+    endpoint_dashboard,
+    rollback_alarm_names,
+    variant_alarm_specs,
+    variant_metric,
+)
 from ml_constructs.training_pipeline import xgboost_image
 from pipelines.data import spec as specs
 from pipelines.serving.bootstrap import artifact as bootstrap_artifact
 from posture.checks import acknowledge
-
-ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("champion", "challenger")
-SHADOW = "shadow"
-DATA_CAPTURE_PREFIX = "monitoring/data-capture/"
 
 
 class AbEndpoint(Construct):
@@ -145,7 +148,7 @@ class AbEndpoint(Construct):
             ),
         )
 
-        self.rollback_alarm_names = [f"{name}-{v}-{kind}" for v in VARIANTS for kind in ("5xx-rate", "p99-latency")]
+        self.rollback_alarm_names = rollback_alarm_names(name)
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
@@ -164,20 +167,19 @@ class AbEndpoint(Construct):
         self.endpoint_name = self.endpoint.attr_endpoint_name
 
         self._autoscaling()
-        self.alarms = self._alarms(name, alarm_topic)
-        self.dashboard = self._dashboard(name)
+        self.alarms = build_alarms(
+            self,
+            variant_alarm_specs(name=name, endpoint_name=self.endpoint_name, settings=settings, topic=alarm_topic),
+        )
+        self.dashboard = endpoint_dashboard(
+            self, name=name, endpoint_name=self.endpoint_name, rollback_alarms=self.rollback_alarm_names
+        )
 
     def metric(
         self, metric_name: str, variant: str, statistic: str = "Sum", namespace: str = "AWS/SageMaker", minutes: int = 1
     ) -> cw.Metric:
         """A per-variant metric of this endpoint."""
-        return cw.Metric(
-            namespace=namespace,
-            metric_name=metric_name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": variant},
-            statistic=statistic,
-            period=Duration.minutes(minutes),
-        )
+        return variant_metric(self.endpoint_name, metric_name, variant, statistic, namespace, minutes)
 
     def _autoscaling(self) -> None:
         settings = self.settings
@@ -201,113 +203,3 @@ class AbEndpoint(Construct):
                 scale_out_cooldown=Duration.minutes(2),
                 scale_in_cooldown=Duration.minutes(10),
             )
-
-    def _alarms(self, name: str, topic: sns.ITopic) -> list[cw.Alarm]:
-        settings = self.settings
-        alarms = []
-        instance = "/aws/sagemaker/Endpoints"
-        vcpus = INSTANCE_VCPUS[settings.instance_type]
-
-        def rate(errors: str, variant: str) -> cw.MathExpression:
-            return cw.MathExpression(
-                expression="IF(invocations > 0, errors / invocations, 0)",
-                using_metrics={
-                    "errors": self.metric(errors, variant),
-                    "invocations": self.metric("Invocations", variant),
-                },
-                period=Duration.minutes(1),
-            )
-
-        for variant in VARIANTS:
-            specs = [
-                ("5xx-rate", "Server errors above 1% of requests", rate("Invocation5XXErrors", variant), 0.01, 2,
-                 cw.ComparisonOperator.GREATER_THAN_THRESHOLD, cw.TreatMissingData.NOT_BREACHING),
-                ("4xx-rate", "Client errors above 5% of requests", rate("Invocation4XXErrors", variant), 0.05, 5,
-                 cw.ComparisonOperator.GREATER_THAN_THRESHOLD, cw.TreatMissingData.NOT_BREACHING),
-                ("p99-latency", "p99 model latency above the profile's limit", self.metric("ModelLatency", variant, "p99"),
-                 settings.p99_latency_alarm_ms * 1000, 3, cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                 cw.TreatMissingData.NOT_BREACHING),
-                ("overhead-latency", "p99 overhead latency above 100 ms", self.metric("OverheadLatency", variant, "p99"),
-                 100_000, 3, cw.ComparisonOperator.GREATER_THAN_THRESHOLD, cw.TreatMissingData.NOT_BREACHING),
-                # CPUUtilization is summed over the instance's cores (0-100% each); memory is not.
-                ("cpu", f"CPU above {settings.cpu_alarm_percent}% of its {vcpus} vCPUs (scaling is not keeping up)",
-                 self.metric("CPUUtilization", variant, "Average", instance), settings.cpu_alarm_percent * vcpus, 5,
-                 cw.ComparisonOperator.GREATER_THAN_THRESHOLD, cw.TreatMissingData.NOT_BREACHING),
-                ("memory", "Memory above 80%", self.metric("MemoryUtilization", variant, "Average", instance),
-                 80, 5, cw.ComparisonOperator.GREATER_THAN_THRESHOLD, cw.TreatMissingData.NOT_BREACHING),
-            ]  # fmt: skip
-            if settings.idle_alarm:
-                # SageMaker publishes no Invocations datapoint without requests: missing data is the signal.
-                specs.append(
-                    ("no-invocations", "No requests for an hour (clients cannot reach the endpoint?)",
-                     self.metric("Invocations", variant, minutes=60),
-                     1, 1, cw.ComparisonOperator.LESS_THAN_THRESHOLD, cw.TreatMissingData.BREACHING)
-                )  # fmt: skip
-            for kind, description, metric, threshold, periods, comparison, missing in specs:
-                alarm_name = f"{name}-{variant}-{kind}"
-                alarm = cw.Alarm(
-                    self,
-                    f"{variant.capitalize()}{kind.title().replace('-', '')}Alarm",
-                    alarm_name=alarm_name,
-                    alarm_description=f"{variant}: {description}",
-                    metric=metric,
-                    threshold=threshold,
-                    evaluation_periods=periods,
-                    comparison_operator=comparison,
-                    treat_missing_data=missing,
-                )
-                alarm.add_alarm_action(cw_actions.SnsAction(topic))
-                alarms.append(alarm)
-        return alarms
-
-    def _dashboard(self, name: str) -> cw.Dashboard:
-        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{name}-endpoint")
-        instance = "/aws/sagemaker/Endpoints"
-        dashboard.add_widgets(
-            cw.TextWidget(
-                markdown=f"# {name} endpoint\nChampion and challenger side by side; rollback alarms: "
-                + ", ".join(self.rollback_alarm_names),
-                width=24,
-                height=2,
-            )
-        )
-        for title, metric_name, statistic, namespace in (
-            ("Invocations", "Invocations", "Sum", "AWS/SageMaker"),
-            ("5XX errors", "Invocation5XXErrors", "Sum", "AWS/SageMaker"),
-            ("4XX errors", "Invocation4XXErrors", "Sum", "AWS/SageMaker"),
-            ("Model latency p99 (µs)", "ModelLatency", "p99", "AWS/SageMaker"),
-            ("Overhead latency p99 (µs)", "OverheadLatency", "p99", "AWS/SageMaker"),
-            ("CPU %", "CPUUtilization", "Average", instance),
-            ("Memory %", "MemoryUtilization", "Average", instance),
-        ):
-            dashboard.add_widgets(
-                cw.GraphWidget(
-                    title=title,
-                    width=12,
-                    left=[self.metric(metric_name, v, statistic, namespace).with_(label=v) for v in VARIANTS],
-                )
-            )
-        return dashboard
-
-
-def deployment_config(settings: ServingSettings, rollback_alarms: list[str]) -> dict:
-    """The endpoint's blue/green update policy: the routing the variants' instance counts allow."""
-    bake = settings.bake_minutes * 60
-    if settings.canary_instances:
-        # A canary sized in instances: at most half of each variant (the profile checks it).
-        routing = {
-            "Type": "CANARY",
-            "CanarySize": {"Type": "INSTANCE_COUNT", "Value": settings.canary_instances},
-            "WaitIntervalInSeconds": bake,
-        }
-    else:
-        # One instance cannot host a canary: shift everything at once, then bake under the alarms.
-        routing = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": bake}
-    return {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": routing,
-            "TerminationWaitInSeconds": bake,
-            "MaximumExecutionTimeoutInSeconds": 3600 + 2 * bake,
-        },
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in rollback_alarms]},
-    }

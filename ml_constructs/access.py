@@ -8,12 +8,13 @@ acknowledged here, by its exact id, on this policy only.
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from ml_constructs.cfn import l1
 from ml_constructs.iam import ManagedRole, flatten_reference
 from posture.checks import acknowledge
 
@@ -32,7 +33,7 @@ def acknowledge_wildcards(policy: iam.ManagedPolicy | ManagedRole, resources: li
     stack = Stack.of(policy)
     for resource in resources:
         flat = flatten_reference(stack.resolve(resource))
-        acknowledge(policy.node.default_child, f"AwsSolutions-IAM5[Resource::{flat}]", reason)
+        acknowledge(l1(policy, CfnResource), f"AwsSolutions-IAM5[Resource::{flat}]", reason)
 
 
 class BucketAccessPolicy(Construct):

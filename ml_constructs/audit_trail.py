@@ -14,6 +14,7 @@ from config import AuditSettings
 from config.profiles import KEPT_ON_TEARDOWN
 from ml_constructs.access import acknowledge_wildcards
 from ml_constructs.buckets import REPLICATION_REASON, AccessLogsBucket
+from ml_constructs.cfn import l1
 from ml_constructs.iam import ManagedRole
 from posture.checks import acknowledge_all_packs
 
@@ -117,9 +118,9 @@ class AuditTrail(Construct):
                 conditions={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **source}},
             )
         )
-        acknowledge_all_packs(self.bucket.node.default_child, "S3BucketReplicationEnabled", REPLICATION_REASON)
+        acknowledge_all_packs(l1(self.bucket, s3.CfnBucket), "S3BucketReplicationEnabled", REPLICATION_REASON)
         for bucket, why in ((self.bucket, "the trail's log files"), (access_logs, "access logs of the trail bucket")):
-            bucket.node.default_child.add_metadata(
+            l1(bucket, s3.CfnBucket).add_metadata(
                 KEPT_ON_TEARDOWN, f"audit evidence, kept in every profile: {why} outlive the stack"
             )
 

@@ -8,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config import LifecycleSettings
+from ml_constructs.cfn import l1
 from posture.checks import acknowledge, acknowledge_all_packs
 
 REPLICATION_REASON = (
@@ -54,7 +55,7 @@ class AccessLogsBucket(Construct):
             ],
             removal_policy=removal_policy,
         )
-        resource = self.bucket.node.default_child
+        resource = l1(self.bucket, s3.CfnBucket)
         acknowledge(resource, "AwsSolutions-S1", _SELF_LOGGING_REASON)
         acknowledge_all_packs(resource, "S3BucketLoggingEnabled", _SELF_LOGGING_REASON)
         acknowledge_all_packs(
@@ -139,7 +140,7 @@ class SecureBucket(Construct):
         if event_bridge:
             # CloudFormation supports this natively; CDK's event_bridge_enabled would add a
             # custom-resource Lambda to do the same.
-            self.bucket.node.default_child.add_property_override(
+            l1(self.bucket, s3.CfnBucket).add_property_override(
                 "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
             )
-        acknowledge_all_packs(self.bucket.node.default_child, "S3BucketReplicationEnabled", REPLICATION_REASON)
+        acknowledge_all_packs(l1(self.bucket, s3.CfnBucket), "S3BucketReplicationEnabled", REPLICATION_REASON)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import CfnResource, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -10,6 +10,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from ml_constructs.cfn import l1
 from posture.checks import acknowledge
 
 RETRIES = 8
@@ -32,7 +33,7 @@ class DeadLetterQueue(Construct):
         )  # fmt: skip
         self._rules: list[str] = []
         acknowledge(
-            self.queue.node.default_child,
+            l1(self.queue, CfnResource),
             "AwsSolutions-SQS3",
             f"This queue is itself the dead-letter queue of {purpose}; messages stay 14 days for an "
             "operator to inspect and replay.",
@@ -78,5 +79,5 @@ def notify_topic(rule: events.Rule, topic: sns.ITopic, dead_letters: DeadLetterQ
     A raw target: the topic lives in the alerts stack, whose policy already admits
     this account's rules; an L2 target would edit that policy from here (a cycle).
     """
-    rule.node.default_child.targets = [dead_letters.raw_target("alarm-topic", topic.topic_arn)]
+    l1(rule, events.CfnRule).targets = [dead_letters.raw_target("alarm-topic", topic.topic_arn)]
     dead_letters.allow(rule)

@@ -13,22 +13,22 @@ from __future__ import annotations
 import json
 
 import jsii
-from aws_cdk import Stack
+from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
-from posture.checks import acknowledge
+from ml_constructs.cfn import l1
 
-# What a service needs to attach its jobs or containers to the VPC; EC2 offers no
-# resource-level scoping for these (the interface does not exist yet).
-VPC_ATTACH_ACTIONS = [
-    "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-]  # fmt: skip
+# The statement helpers lived here first; importers may keep importing them from this module.
+from ml_constructs.statements import VPC_ATTACH_ACTIONS as VPC_ATTACH_ACTIONS
+from ml_constructs.statements import account_service as account_service
+from ml_constructs.statements import kms_use as kms_use
+from ml_constructs.statements import logs_write as logs_write
+from ml_constructs.statements import s3_read as s3_read
+from ml_constructs.statements import s3_write as s3_write
+from ml_constructs.statements import sagemaker_metrics as sagemaker_metrics
+from ml_constructs.statements import volume_key_grants as volume_key_grants
+from posture.checks import acknowledge
 
 # IAM quota: a managed policy document holds at most 6,144 characters, whitespace not counted.
 MANAGED_POLICY_MAX_CHARS = 6144
@@ -36,11 +36,6 @@ MANAGED_POLICY_MAX_CHARS = 6144
 # judged to fit still fits once CloudFormation has filled them in.
 _PSEUDO_LENGTHS = {"AWS::AccountId": 12, "AWS::Partition": 10, "AWS::Region": 20, "AWS::URLSuffix": 20}
 TOKEN_CHARS = 256
-
-
-def account_service(scope: Construct, service: str) -> iam.ServicePrincipal:
-    """``service`` (``sagemaker.amazonaws.com``), acting for this account only (confused-deputy guard)."""
-    return iam.ServicePrincipal(service, conditions={"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}})
 
 
 def flatten_reference(value: object) -> str:
@@ -111,7 +106,7 @@ class _PolicyRole(iam.Role):
         self.policies.append(policy)
         self._statements.append([])
         for rule, reason in self._acknowledgments:
-            acknowledge(policy.node.default_child, rule, reason)
+            acknowledge(l1(policy, CfnResource), rule, reason)
         return policy
 
     def acknowledge_wildcards(self, resources: list[str], reason: str) -> None:
@@ -120,7 +115,7 @@ class _PolicyRole(iam.Role):
     def acknowledge(self, rule: str, reason: str) -> None:
         self._acknowledgments.append((rule, reason))
         for policy in self.policies:
-            acknowledge(policy.node.default_child, rule, reason)
+            acknowledge(l1(policy, CfnResource), rule, reason)
 
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
         if not hasattr(self, "policies"):
@@ -149,7 +144,7 @@ class _Checks:
         for resources, reason in self._wildcards:
             for resource in resources:
                 rule = f"AwsSolutions-IAM5[Resource::{flatten_reference(stack.resolve(resource))}]"
-                acknowledge(self._policy.node.default_child, rule, reason)
+                acknowledge(l1(self._policy, CfnResource), rule, reason)
         statements = stack.resolve(self._policy.document).get("Statement", [])
         size = policy_size(self._policy, statements)
         if size > MANAGED_POLICY_MAX_CHARS:
@@ -207,59 +202,3 @@ class ManagedRole(Construct):
     def acknowledge_wildcards(self, resources: list[str], reason: str) -> None:
         """Acknowledge AwsSolutions-IAM5 for exactly these wildcard resources, on every policy of the role."""
         self.role.acknowledge_wildcards(resources, reason)
-
-
-def s3_read(bucket: s3.IBucket, prefix: str = "") -> list[iam.PolicyStatement]:
-    """List the bucket (under ``prefix``) and read its objects under ``prefix``."""
-    # s3:prefix is in ListBucket's request context only; on GetBucketLocation it would deny.
-    listing = iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
-    if prefix:
-        listing.add_condition("StringLike", {"s3:prefix": [f"{prefix}*"]})
-    return [
-        listing,
-        iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]),
-        iam.PolicyStatement(
-            actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[bucket.arn_for_objects(f"{prefix}*")]
-        ),
-    ]
-
-
-def s3_write(bucket: s3.IBucket, prefix: str = "") -> list[iam.PolicyStatement]:
-    """Write (and overwrite) objects under ``prefix``; no delete of other prefixes."""
-    return [
-        iam.PolicyStatement(
-            actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
-            resources=[bucket.arn_for_objects(f"{prefix}*")],
-        )
-    ]
-
-
-def kms_use(key: kms.IKey) -> iam.PolicyStatement:
-    return iam.PolicyStatement(
-        actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:DescribeKey"],
-        resources=[key.key_arn],
-    )
-
-
-def logs_write(group: logs.ILogGroup) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[group.log_group_arn])
-
-
-def sagemaker_metrics() -> iam.PolicyStatement:
-    """PutMetricData for SageMaker jobs and endpoints: the API has no resources, the namespace is the scope."""
-    return iam.PolicyStatement(
-        sid="Metrics",
-        actions=["cloudwatch:PutMetricData"],
-        resources=["*"],
-        conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
-    )
-
-
-def volume_key_grants(key: kms.IKey) -> iam.PolicyStatement:
-    """Let SageMaker attach ``key`` to the volumes it creates, and nothing else."""
-    return iam.PolicyStatement(
-        sid="VolumeKey",
-        actions=["kms:CreateGrant"],
-        resources=[key.key_arn],
-        conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-    )

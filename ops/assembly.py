@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 # Lambda keeps this much concurrency unreserved in every account; reservations may not eat into it.
 LAMBDA_UNRESERVED_MINIMUM = 100
@@ -207,7 +208,7 @@ class Assembly:
         return needed
 
 
-def _default(definition: dict, value: object) -> object:
+def _default(definition: dict, value: object) -> Any:
     """A literal, or the default of the pipeline parameter it names ({"Get": "Parameters.X"})."""
     if isinstance(value, dict) and str(value.get("Get", "")).startswith("Parameters."):
         name = value["Get"].split(".", 1)[1]

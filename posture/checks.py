@@ -7,13 +7,15 @@ the templates and ``validation-report.json``; ``posture.report`` reads those.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_cdk import Acknowledgment, App, Validations
-from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R5Checks, PCIDSS321Checks
 from constructs import IConstruct
 
 from posture import CFN_VALIDATE, PACK_NAMES
 
-PACKS = dict(
+PACKS: dict[str, Callable[..., NagPack]] = dict(
     zip(PACK_NAMES, (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks), strict=True)
 )
 

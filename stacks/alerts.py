@@ -18,13 +18,14 @@ class AlertsStack(PlatformStack):
     It stands apart from the monitoring stack so that every stack, monitoring
     included, can alarm into it without a dependency cycle.
 
-    Attributes: ``alarm_topic``.
+    Attributes: ``alarm_topic``, ``topic_key`` (the key that encrypts it).
     """
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         key = self.service_key("TopicKey", description="Alarm notifications", alias_name="alerts")
         key.allow_alarm_publishers()
+        self.topic_key = key.kms_key
         self.alarm_topic = sns.Topic(
             self,
             "AlarmTopic",

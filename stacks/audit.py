@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, Fn
+from aws_cdk import ArnFormat, CfnOutput, DefaultStackSynthesizer, Duration, Fn
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -14,8 +13,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from config import names
 from ml_constructs.access import acknowledge_wildcards
+from ml_constructs.alarms import AT_LEAST, AlarmSpec
 from ml_constructs.audit_trail import AuditTrail
+from ml_constructs.cfn import l1
 from ml_constructs.events import DeadLetterQueue, notify_topic
 from ml_constructs.security_signals import CIS_FILTERS, ml_patterns
 from stacks.base import PlatformStack
@@ -66,7 +68,7 @@ class AuditStack(PlatformStack):
         super().__init__(scope, construct_id, stateful=True, **kwargs)
         profile = self.profile
         settings = profile.audit
-        prefix = f"mlops-{profile.name}"
+        prefix = names.resource_prefix(profile.name)
 
         topic_name = f"{prefix}-security"
         topic_key = self.service_key("SecurityTopicKey", description="Security notifications", alias_name="security")
@@ -102,14 +104,17 @@ class AuditStack(PlatformStack):
                 read_write_buckets=[artifact_bucket],
             )
             buckets.append(self.trail.bucket)
-            self.cis_alarms = self._cis_alarms(self.trail.log_group, f"mlops/{profile.name}/security")
+            self.cis_alarms = self._cis_alarms(self.trail.log_group, names.metric_namespace(profile.name, "security"))
             self.trail_reader_policy = self._trail_reader_policy(self.trail, audit_key)
             CfnOutput(self, "TrailArn", value=self.trail.trail_arn)
             CfnOutput(self, "TrailBucketName", value=self.trail.bucket.bucket_name)
             CfnOutput(self, "TrailLogGroupName", value=self.trail.log_group.log_group_name)
 
         # cdk deploy changes stacks through the bootstrap's CloudFormation execution role.
-        deployers = [Fn.sub(self.synthesizer.cloud_formation_execution_role_arn)]
+        synthesizer = self.synthesizer
+        if not isinstance(synthesizer, DefaultStackSynthesizer):
+            raise TypeError("the audit stack names the bootstrap's execution role: use the default synthesizer")
+        deployers = [Fn.sub(synthesizer.cloud_formation_execution_role_arn)]
         self.dead_letters = DeadLetterQueue(self, "AlertDeadLetters", purpose="the security alert rules")
         self.rules: dict[str, events.Rule] = {}
         patterns = ml_patterns(
@@ -124,7 +129,7 @@ class AuditStack(PlatformStack):
         for rule_id, (description, pattern) in patterns.items():
             rule = events.Rule(self, rule_id, description=description, event_pattern=events.EventPattern(source=["-"]))
             # Raw pattern: the L2 EventPattern has no "$or".
-            rule.node.default_child.event_pattern = pattern
+            l1(rule, events.CfnRule).event_pattern = pattern
             notify_topic(rule, self.security_topic, self.dead_letters)
             self.rules[rule_id] = rule
         CfnOutput(self, "SecurityTopicArn", value=self.security_topic.topic_arn)
@@ -166,19 +171,15 @@ class AuditStack(PlatformStack):
                 metric_name=cis.metric,
                 metric_value="1",
             )
-            alarm = cw.Alarm(
-                self,
-                f"Cis{number}Alarm",
-                alarm_name=f"mlops-{self.profile.name}-security-{cis.metric}",
-                alarm_description=f"{cis.control}: {cis.title} (CIS, via the trail's log group)",
+            alarms[cis.control] = AlarmSpec(
+                construct_id=f"Cis{number}Alarm",
+                alarm_name=names.alarm_name(self.profile.name, "security", cis.metric),
+                description=f"{cis.control}: {cis.title} (CIS, via the trail's log group)",
                 metric=metric_filter.metric(statistic="Sum", period=Duration.minutes(5)),
                 threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(cw_actions.SnsAction(self.security_topic))
-            alarms[cis.control] = alarm
+                comparison=AT_LEAST,
+                topic=self.security_topic,
+            ).build(self)
         return alarms
 
     def _trail_reader_policy(self, trail: AuditTrail, key: kms.IKey) -> iam.ManagedPolicy:

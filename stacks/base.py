@@ -6,7 +6,7 @@ from aws_cdk import Environment, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from config import Profile
+from config import Profile, names
 from config.profiles import LOG_RETENTION_DAYS
 from ml_constructs.keys import ServiceKey
 
@@ -78,7 +78,7 @@ class PlatformStack(Stack):
             self,
             construct_id,
             description=f"{description} ({self.profile.name} ML platform)",
-            alias=f"alias/mlops/{self.profile.name}/{alias_name}",
+            alias=names.key_alias(self.profile.name, alias_name),
             removal_policy=self.data_removal_policy,
             pending_window_days=30 if self.profile.retain_data else 7,
         )

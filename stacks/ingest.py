@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Size
+from aws_cdk import CfnOutput, CfnResource, Duration, Size
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
@@ -15,11 +14,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ml_constructs.alarms import AlarmSpec, build_alarms
+from ml_constructs.cfn import l1
 from ml_constructs.iam import ManagedRole, logs_write
 from ml_constructs.lambdas import PythonFunction
 from posture.checks import acknowledge
 from stacks.base import PlatformStack
-from stacks.data_lake import RAW_ERRORS_PREFIX, RAW_EVENTS_PREFIX
 
 _DATE = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
 METRICS_NAMESPACE = "MlPlatform/Ingest"
@@ -28,9 +28,10 @@ METRICS_NAMESPACE = "MlPlatform/Ingest"
 class IngestStack(PlatformStack):
     """Producers write churn events to the stream; Firehose validates them and lands them in raw.
 
-    Valid records are normalized to JSON lines under ``events/year=/month=/day=/``
+    Valid records are normalized to JSON lines under ``<raw_events_prefix>year=/month=/day=/``
     (gzip). Records that fail validation, and any delivery failure, land under
-    ``errors/<error type>/...`` with the reason. Alarms notify the alarm topic.
+    ``<raw_errors_prefix><error type>/...`` with the reason; the data lake stack owns both
+    prefixes (app.py passes them). Alarms notify the alarm topic.
 
     Attributes: ``stream``, ``delivery_stream``, ``transform`` (the Lambda),
     ``alarms``.
@@ -45,6 +46,8 @@ class IngestStack(PlatformStack):
         workload_subnets: ec2.SubnetSelection,
         raw_bucket: s3.IBucket,
         raw_ingest_policy: iam.IManagedPolicy,
+        raw_events_prefix: str,
+        raw_errors_prefix: str,
         data_key: kms.IKey,
         logs_key: kms.IKey,
         alarm_topic: sns.ITopic,
@@ -120,8 +123,8 @@ class IngestStack(PlatformStack):
             destination=firehose.S3Bucket(
                 raw_bucket,
                 role=role.role,
-                data_output_prefix=f"{RAW_EVENTS_PREFIX}{_DATE}",
-                error_output_prefix=f"{RAW_ERRORS_PREFIX}!{{firehose:error-output-type}}/{_DATE}",
+                data_output_prefix=f"{raw_events_prefix}{_DATE}",
+                error_output_prefix=f"{raw_errors_prefix}!{{firehose:error-output-type}}/{_DATE}",
                 buffering_interval=Duration.seconds(settings.buffer_seconds),
                 buffering_size=Size.mebibytes(settings.buffer_mb),
                 compression=firehose.Compression.GZIP,
@@ -150,22 +153,22 @@ class IngestStack(PlatformStack):
             [raw_bucket.arn_for_objects("*"), f"{self.transform.function.function_arn}:*"], grants
         )
         acknowledge(
-            self.delivery_stream.node.default_child,
+            l1(self.delivery_stream, CfnResource),
             "AwsSolutions-KDF1",
             "Firehose server-side encryption applies to Direct PUT sources only; this stream reads from "
             "a Kinesis stream encrypted with the customer data key and writes SSE-KMS objects with it.",
         )
         acknowledge(
-            self.stream.node.default_child,
+            l1(self.stream, CfnResource),
             "AwsSolutions-KDS3",
             "The stream uses the customer-managed data key instead of aws/kinesis on purpose: its "
             "policy, rotation and audit trail are ours, and the same key protects the raw zone.",
         )
 
-        self.alarms = self._alarms(alarm_topic)
+        self.alarms = self._alarms(alarm_topic, raw_errors_prefix)
         CfnOutput(self, "StreamName", value=self.stream.stream_name)
 
-    def _alarms(self, topic: sns.ITopic) -> list[cw.Alarm]:
+    def _alarms(self, topic: sns.ITopic, errors_prefix: str) -> list[cw.Alarm]:
         settings = self.profile.ingest
         five_minutes = Duration.minutes(5)
 
@@ -184,37 +187,29 @@ class IngestStack(PlatformStack):
             period=Duration.minutes(15),
             label="Share of records failing validation",
         )
-        specs = [
-            ("IteratorAge", "Events wait in the stream longer than the profile allows",
-             self.stream.metric_get_records_iterator_age_milliseconds(statistic="Maximum", period=five_minutes),
-             settings.iterator_age_alarm_seconds * 1000, 2),
-            ("WriteThrottles", "Producers are throttled writing to the stream",
-             self.stream.metric_write_provisioned_throughput_exceeded(statistic="Sum", period=five_minutes), 0, 3),
-            ("DeliveryFreshness", "The oldest record waiting in Firehose is older than the buffer allows",
-             firehose_metric("DeliveryToS3.DataFreshness", "Maximum"), settings.buffer_seconds + 900, 2),
-            ("DeliveryFailures", "Firehose failed to deliver to the raw zone",
-             cw.MathExpression(expression="1 - s", using_metrics={"s": firehose_metric("DeliveryToS3.Success", "Average")}, period=five_minutes), 0, 1),
-            ("TransformInvocationFailures", "Firehose could not run the transform Lambda",
-             cw.MathExpression(expression="1 - s", using_metrics={"s": firehose_metric("ExecuteProcessing.Success", "Average")}, period=five_minutes), 0, 1),
-            ("TransformErrors", "The transform Lambda raised errors",
-             self.transform.function.metric_errors(statistic="Sum", period=five_minutes), 0, 1),
-            ("TransformThrottles", "The transform Lambda is throttled",
-             self.transform.function.metric_throttles(statistic="Sum", period=five_minutes), 0, 2),
-            ("FailedRecordRatio", "Too many records fail validation (see the errors/ prefix)",
-             failed_ratio, settings.failed_record_ratio_alarm, 1),
-        ]  # fmt: skip
-        alarms = []
-        for name, description, metric, threshold, periods in specs:
-            alarm = cw.Alarm(
-                self,
-                f"{name}Alarm",
-                alarm_description=description,
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=periods,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(cw_actions.SnsAction(topic))
-            alarms.append(alarm)
-        return alarms
+
+        def spec(name: str, description: str, metric: cw.IMetric, threshold: float, periods: int) -> AlarmSpec:
+            return AlarmSpec(
+                construct_id=f"{name}Alarm", description=description, metric=metric, threshold=threshold,
+                periods=periods, topic=topic,
+            )  # fmt: skip
+
+        return build_alarms(self, [
+            spec("IteratorAge", "Events wait in the stream longer than the profile allows",
+                 self.stream.metric_get_records_iterator_age_milliseconds(statistic="Maximum", period=five_minutes),
+                 settings.iterator_age_alarm_seconds * 1000, 2),
+            spec("WriteThrottles", "Producers are throttled writing to the stream",
+                 self.stream.metric_write_provisioned_throughput_exceeded(statistic="Sum", period=five_minutes), 0, 3),
+            spec("DeliveryFreshness", "The oldest record waiting in Firehose is older than the buffer allows",
+                 firehose_metric("DeliveryToS3.DataFreshness", "Maximum"), settings.buffer_seconds + 900, 2),
+            spec("DeliveryFailures", "Firehose failed to deliver to the raw zone",
+                 cw.MathExpression(expression="1 - s", using_metrics={"s": firehose_metric("DeliveryToS3.Success", "Average")}, period=five_minutes), 0, 1),
+            spec("TransformInvocationFailures", "Firehose could not run the transform Lambda",
+                 cw.MathExpression(expression="1 - s", using_metrics={"s": firehose_metric("ExecuteProcessing.Success", "Average")}, period=five_minutes), 0, 1),
+            spec("TransformErrors", "The transform Lambda raised errors",
+                 self.transform.function.metric_errors(statistic="Sum", period=five_minutes), 0, 1),
+            spec("TransformThrottles", "The transform Lambda is throttled",
+                 self.transform.function.metric_throttles(statistic="Sum", period=five_minutes), 0, 2),
+            spec("FailedRecordRatio", f"Too many records fail validation (see the {errors_prefix} prefix)",
+                 failed_ratio, settings.failed_record_ratio_alarm, 1),
+        ])  # fmt: skip

@@ -57,7 +57,7 @@ def recording(responses: Mapping[str, object] | None = None) -> Iterator[Recorde
     recorder = Recorder(dict(responses or {}))
     previous = boto3.DEFAULT_SESSION
     boto3.setup_default_session()
-    events = boto3.DEFAULT_SESSION._session.get_component("event_emitter")  # type: ignore[union-attr]
+    events = boto3.DEFAULT_SESSION._session.get_component("event_emitter")
     events.register("provide-client-params", recorder._record, unique_id="contracts-record")
     events.register("before-call", recorder._answer, unique_id="contracts-answer")
     try:
@@ -115,7 +115,9 @@ def _model_package(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
 
 
 def _create_model(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
-    needs = [("sagemaker:CreateModel", e.arn("sagemaker", f"model/{p['ModelName'].lower()}"), {})]
+    needs: list[tuple[str, str, dict]] = [
+        ("sagemaker:CreateModel", e.arn("sagemaker", f"model/{p['ModelName'].lower()}"), {})
+    ]
     needs.append(("iam:PassRole", p["ExecutionRoleArn"], {"iam:PassedToService": "sagemaker.amazonaws.com"}))
     for container in [p.get("PrimaryContainer"), *(p.get("Containers") or [])]:
         if container and container.get("ModelPackageName"):
@@ -134,7 +136,7 @@ def _create_processing_job(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
 
 
 def _create_endpoint_config(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
-    needs = [
+    needs: list[tuple[str, str, dict]] = [
         ("sagemaker:CreateEndpointConfig", e.arn("sagemaker", f"endpoint-config/{p['EndpointConfigName'].lower()}"), {})
     ]
     if p.get("KmsKeyId"):  # SageMaker creates grants on the key with the caller's credentials
@@ -145,7 +147,7 @@ def _create_endpoint_config(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
 
 
 def _update_endpoint(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
-    needs = [
+    needs: list[tuple[str, str, dict]] = [
         ("sagemaker:UpdateEndpoint", e.arn("sagemaker", f"endpoint/{p['EndpointName'].lower()}"), {}),
         ("sagemaker:UpdateEndpoint", e.arn("sagemaker", f"endpoint-config/{p['EndpointConfigName'].lower()}"), {}),
     ]
@@ -232,7 +234,7 @@ OPERATIONS: dict[str, Rule] = {
     "s3.HeadObject": _s3_object("s3:GetObject"),
     "s3.CopyObject": _s3_copy,
     "s3.ListObjectsV2": _s3_list,
-    "sns.Publish": lambda p, e: [("sns:Publish", p.get("TopicArn") or p.get("TargetArn"), {})],
+    "sns.Publish": lambda p, e: [("sns:Publish", p.get("TopicArn") or p["TargetArn"], {})],
 }
 
 

@@ -200,7 +200,8 @@ def statements_of(document: Mapping | None) -> list[dict]:
 
 def evaluate(statements: Iterable[dict], request: Request) -> Decision:
     """Explicit Deny wins; else any matching Allow; else implicit deny."""
-    allows, denies = [], []
+    allows: list[dict] = []
+    denies: list[dict] = []
     for statement in statements:
         if not (_action_matches(statement, request.action) and _resource_matches(statement, request.resource)):
             continue

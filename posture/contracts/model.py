@@ -306,7 +306,7 @@ class Assembly:
                     return self.resolve(name, output["Value"])
         raise Unresolvable(f"no stack exports {export}")
 
-    def _sub(self, stack: str, arg: object) -> str:
+    def _sub(self, stack: str, arg: Any) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(stack, arg[1]))
 
         def one(match: re.Match) -> str:

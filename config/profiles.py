@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from typing import Literal
+from typing import Any, Literal, cast
 
 from pipelines.data.spec import known as known_datasets
 
@@ -460,9 +460,9 @@ def derive(base: Profile, *, name: str, **overrides: object) -> Profile:
             for sub in value:
                 if sub not in group:
                     raise ProfileError(name, f"{key}.{sub}", value[sub], f"a key of {key}: {sorted(group)}")
-            value = replace(current, **value)
+            value = replace(cast(Any, current), **value)
         changes[key] = value
-    return replace(base, name=name, **changes)
+    return replace(base, name=name, **cast(dict[str, Any], changes))
 
 
 def registry(*profiles: Profile) -> dict[str, Profile]:

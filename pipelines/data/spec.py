@@ -325,7 +325,7 @@ def _range(value: object, where: str, problems: list[str]) -> tuple[float, float
     if not ok:
         problems.append(f"{where}: must be [low, high], two numbers")
         return None
-    lo, hi = value
+    lo, hi = value[0], value[1]
     if lo > hi:
         problems.append(f"{where}: low {lo} is above high {hi}")
         return None
@@ -549,10 +549,8 @@ def parse(document: object) -> DataSet:
         sides = [by_name.get(raw["left"]), by_name.get(raw["right"])]
         if None in sides:
             problems.append(f"{where}: compares {raw['left']!r} and {raw['right']!r}; both must be fields")
-        elif not (
-            all(s.numeric for s in sides) or all(s.kind in ("date", "timestamp") for s in sides)  # type: ignore[union-attr]
-        ):
-            problems.append(f"{where}: compares a {sides[0].kind} with a {sides[1].kind}")  # type: ignore[union-attr]
+        elif not (all(s.numeric for s in sides) or all(s.kind in ("date", "timestamp") for s in sides)):
+            problems.append(f"{where}: compares a {sides[0].kind} with a {sides[1].kind}")
         if raw["op"] not in OPERATORS:
             problems.append(f"{where}: op {raw['op']!r} is not one of {' '.join(OPERATORS)}")
         rules.append(Rule(raw["name"], raw["left"], raw["op"], raw["right"], raw.get("message", "")))

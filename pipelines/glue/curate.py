@@ -52,7 +52,7 @@ from pyspark.sql import functions as F
 try:  # in the repo
     from pipelines.data import spec as specs
 except ImportError:  # on Glue, spec.py and datasets/ ship as --extra-py-files
-    import spec as specs  # type: ignore[no-redef]
+    import spec as specs
 
 DataSet = specs.DataSet
 

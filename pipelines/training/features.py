@@ -18,7 +18,7 @@ import datetime
 # The built-in XGBoost image runs Python 3.10, which lacks datetime.UTC (3.11) that the spec module
 # imports; remove once pipelines/data/spec.py uses datetime.timezone.utc.
 if not hasattr(datetime, "UTC"):
-    datetime.UTC = datetime.timezone.utc  # type: ignore[attr-defined]  # noqa: UP017
+    datetime.UTC = datetime.timezone.utc  # noqa: UP017
 
 from pipelines.data import spec as specs
 

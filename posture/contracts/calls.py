@@ -126,7 +126,7 @@ def _create_model(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
 
 
 def _create_processing_job(p: Mapping, e: Env) -> list[tuple[str, str, dict]]:
-    needs = [
+    needs: list[tuple[str, str, dict]] = [
         ("sagemaker:CreateProcessingJob", e.arn("sagemaker", f"processing-job/{p['ProcessingJobName'].lower()}"), {})
     ]
     needs.append(("iam:PassRole", p["RoleArn"], {"iam:PassedToService": "sagemaker.amazonaws.com"}))

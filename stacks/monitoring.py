@@ -108,6 +108,8 @@ class MonitoringStack(PlatformStack):
             environment={"ENDPOINT_NAME": endpoint_name},
             **self.function_settings,
             api_cidr=self.profile.vpc_cidr,
+            # It reads the drift reports from S3 through the gateway endpoint.
+            gateway_egress=True,
             statements=[
                 iam.PolicyStatement(
                     sid="Metrics",

@@ -11,7 +11,11 @@ cdk-nag findings are acknowledged with ``posture.checks.acknowledge`` instead.
 
 from __future__ import annotations
 
-from aws_cdk import CfnResource
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jsii
+from aws_cdk import CfnResource, IAspect
 from constructs import IConstruct
 
 from posture import AUDIT_REASONS as REASONS
@@ -65,3 +69,30 @@ def suppress(scope: IConstruct, tool: str, rule: str, reason: str) -> None:
     }[tool]
     _merge(resource, *native)
     _merge(resource, REASONS, {f"{tool}:{rule}": reason})
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """One triage decision for every resource of ``types`` (narrowed by ``where``), with its reason."""
+
+    tool: str
+    rule: str
+    types: tuple[str, ...]
+    reason: str
+    # Narrows the decision to the resources it is true for (the L1 construct is passed).
+    where: Callable[[CfnResource], bool] | None = None
+
+
+@jsii.implements(IAspect)
+class ApplySuppressions:
+    """Writes each registry decision into the matching resources' metadata at synth."""
+
+    def __init__(self, registry: tuple[Suppression, ...]) -> None:
+        self._registry = registry
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, CfnResource):
+            return
+        for s in self._registry:
+            if node.cfn_resource_type in s.types and (s.where is None or s.where(node)):
+                suppress(node, s.tool, s.rule, s.reason)

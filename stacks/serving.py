@@ -303,6 +303,8 @@ class ServingStack(PlatformStack):
                         "sagemaker:DescribeEndpointConfig",
                         "sagemaker:DeleteEndpointConfig",
                         "sagemaker:AddTags",
+                        # UpdateEndpoint authorizes the config it moves to as well as the endpoint.
+                        "sagemaker:UpdateEndpoint",
                     ],
                     resources=[arn("model"), arn("endpoint-config")],
                 ),

@@ -11,6 +11,7 @@ documents with every intrinsic resolved the same way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,20 @@ def load_assembly(outdir: Path, profile: str) -> list[Template]:
     return out
 
 
+# EC2 ids have a shape scanners check (vpc-0123...): a referenced VPC, subnet or group gets one.
+_EC2_ID_PREFIX = {"AWS::EC2::VPC": "vpc", "AWS::EC2::Subnet": "subnet", "AWS::EC2::SecurityGroup": "sg",
+                  "AWS::EC2::RouteTable": "rtb"}  # fmt: skip
+
+
+def _ec2_id(asm: Assembly, stack: str, output: str) -> str | None:
+    value = asm.templates[stack].get("Outputs", {}).get(output, {}).get("Value")
+    ref = value.get("Ref") if isinstance(value, dict) else None
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        ref = value["Fn::GetAtt"][0] if value["Fn::GetAtt"][1] == "GroupId" else None
+    prefix = _EC2_ID_PREFIX.get(asm.templates[stack]["Resources"].get(ref, {}).get("Type", "")) if ref else None
+    return f"{prefix}-{hashlib.sha256(f'{stack}/{ref}'.encode()).hexdigest()[:17]}" if prefix else None
+
+
 def _resolve_stack_outputs(asm: Assembly, value: object) -> object:
     """``value`` with each cross-stack reference replaced; every other intrinsic stays for the scanner."""
     if isinstance(value, list):
@@ -48,7 +63,7 @@ def _resolve_stack_outputs(asm: Assembly, value: object) -> object:
     if isinstance(value, dict):
         if set(value) == {"Fn::GetStackOutput"}:
             arg = value["Fn::GetStackOutput"]
-            return asm.output(arg["StackName"], arg["OutputName"])
+            return _ec2_id(asm, arg["StackName"], arg["OutputName"]) or asm.output(arg["StackName"], arg["OutputName"])
         return {k: _resolve_stack_outputs(asm, v) for k, v in value.items()}
     return value
 

@@ -246,6 +246,10 @@ def endpoint_needs(asm: Assembly, endpoint: Resource) -> list[Need]:
         if not role_allows(asm, role, update):
             continue
         role_arn, who = asm.get_att(role.stack, role.logical_id, "Arn"), f"endpoint updater {role.logical_id}"
+        # UpdateEndpoint authorizes the endpoint and the endpoint config it moves to (Service Authorization
+        # Reference: resource types endpoint* and endpoint-config*); CloudFormation names each new config.
+        config_arn = asm.get_att(config_res.stack, config_res.logical_id, "Arn")
+        needs.append(Need(who, role_arn, Request("sagemaker:UpdateEndpoint", config_arn, _context(asm, region)), "the new endpoint config"))  # fmt: skip
         for alarm in alarms:
             arn = f"arn:aws:cloudwatch:{region}:{asm.account}:alarm:{alarm}"
             needs.append(Need(who, role_arn, Request("cloudwatch:DescribeAlarms", arn, _context(asm, region)), "rollback alarms of an update"))  # fmt: skip

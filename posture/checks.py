@@ -7,13 +7,15 @@ the templates and ``validation-report.json``; ``posture.report`` reads those.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, App, Validations
+from aws_cdk import Acknowledgment, App, Aspects, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
 from constructs import IConstruct
 
 from config import get_profile
 from posture import CFN_VALIDATE, ML_PACK, PACK_NAMES
 from posture.ml_pack import MLOpsChecks, Settings
+from posture.suppressions import ApplySuppressions
+from posture.triage import REGISTRY
 
 PACKS = dict(
     zip(PACK_NAMES, (AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks), strict=True)
@@ -35,6 +37,8 @@ def register_packs(app: App) -> None:
     Validations.of(app).add_plugins(
         MLOpsChecks(region=profile.region, settings=Settings(production=profile.retain_data))
     )
+    # The template scanners' triage (make audit), written into each resource's metadata with its reason.
+    Aspects.of(app).add(ApplySuppressions(REGISTRY))
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:

@@ -303,15 +303,14 @@ class ServingStack(PlatformStack):
                         "sagemaker:DescribeEndpointConfig",
                         "sagemaker:DeleteEndpointConfig",
                         "sagemaker:AddTags",
-                        # UpdateEndpoint authorizes the config it moves to as well as the endpoint.
-                        "sagemaker:UpdateEndpoint",
                     ],
                     resources=[arn("model"), arn("endpoint-config")],
                 ),
                 iam.PolicyStatement(
                     sid="Endpoint",
                     actions=["sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint"],
-                    resources=[self.endpoint.endpoint.ref],
+                    # UpdateEndpoint authorizes the endpoint config it moves to as well as the endpoint.
+                    resources=[self.endpoint.endpoint.ref, arn("endpoint-config")],
                 ),
                 iam.PolicyStatement(
                     sid="Packages",

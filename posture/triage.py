@@ -29,6 +29,16 @@ def _unreserved(node: CfnResource) -> bool:
 
 LOG_BUCKETS = _path("AccessLogs")
 CDK_PROVIDER = _path("CustomResourceProvider")
+
+
+def _platform_function(node: CfnResource) -> bool:
+    return not CDK_PROVIDER(node)
+
+
+PROVIDER = (
+    "CDK's deploy-time provider that removes the default security group's rules: CloudFormation invokes it "
+    "synchronously during deployment only; it calls the EC2 API and touches no data."
+)
 ENI_AND_METRICS = (
     "Resource '*' only for actions without resource-level permissions (the VPC network-interface actions "
     "Lambda, Glue and SageMaker need, cloudwatch:PutMetricData limited by namespace); each is a cdk-nag "
@@ -49,9 +59,8 @@ REGISTRY: tuple[S, ...] = (
     # ---- cfn-lint ----
     S("cfn-lint", "W3005", ("AWS::Lambda::Function", "AWS::SageMaker::Model", "AWS::Glue::Job", "AWS::Glue::Crawler",
       "AWS::Events::Rule", "AWS::CloudTrail::Trail"),
-      "Users of a ManagedRole wait for the role construct (its customer-managed policy must exist before the "
-      "service validates the role); CDK lists the role as well, which the GetAtt already orders: redundant, "
-      "no effect on deployment."),
+      "Users of a role wait for the role construct (its policy must exist before the service validates the "
+      "role); CDK lists the role as well, which the GetAtt already orders: redundant, no effect on deployment."),
     S("cfn-lint", "W3005", ("AWS::ApplicationAutoScaling::ScalableTarget",),
       "The scaling target waits for the endpoint construct (its variants must be in service); the GetAtt "
       "in ResourceId already orders the same: redundant, no effect on deployment."),
@@ -65,24 +74,22 @@ REGISTRY: tuple[S, ...] = (
       "network interfaces; the API has no resource-level scoping (cdk-nag IAM5 acknowledgment on the role)."),
     S("checkov", "CKV_AWS_115", ("AWS::Lambda::Function",),
       "Concurrency is reserved per profile (lambda_reserved_concurrency): a new account's Lambda quota (as "
-      "low as 10) leaves nothing to reserve, so development profiles reserve none.", _unreserved),
+      "low as 10) leaves nothing to reserve, so development profiles reserve none.",
+      lambda node: _unreserved(node) and _platform_function(node)),
     S("checkov", "CKV_AWS_116", ("AWS::Lambda::Function",),
       "Asynchronous functions keep failed invocations in an on-failure destination (EventInvokeConfig, an "
       "encrypted queue with a depth alarm) or their EventBridge target's dead-letter queue; synchronous "
-      "ones (the Firehose transform, CDK's deploy-time provider) return errors to their caller."),
+      "ones (the Firehose transform) return errors to their caller.", _platform_function),
     S("checkov", "CKV_AWS_173", ("AWS::Lambda::Function",),
       "Environment variables hold resource names and ARNs only (no secret); Lambda encrypts them at rest "
-      "with its service key."),
-    S("checkov", "CKV_AWS_117", ("AWS::Lambda::Function",),
-      "CDK's deploy-time provider that removes the default security group's rules: it only calls the EC2 "
-      "API during deployment and touches no data.", CDK_PROVIDER),
+      "with its service key.", _platform_function),
+    *[S("checkov", rule, ("AWS::Lambda::Function",), PROVIDER, CDK_PROVIDER)
+      for rule in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173")],
     S("checkov", "CKV_AWS_18", ("AWS::S3::Bucket",),
       "This is the server-access-log target; logging into itself would loop (CloudTrail records its API "
       "calls).", LOG_BUCKETS),
     # ---- cfn-guard (AWS Control Tower proactive controls) ----
-    S("cfn-guard", "CT.LAMBDA.PR.3", ("AWS::Lambda::Function",),
-      "CDK's deploy-time provider that removes the default security group's rules: it only calls the EC2 "
-      "API during deployment and touches no data.", CDK_PROVIDER),
+    S("cfn-guard", "CT.LAMBDA.PR.3", ("AWS::Lambda::Function",), PROVIDER, CDK_PROVIDER),
     S("cfn-guard", "CT.S3.PR.2", ("AWS::S3::Bucket",),
       "This is the server-access-log target; logging into itself would loop (CloudTrail records its API "
       "calls).", LOG_BUCKETS),
@@ -90,7 +97,7 @@ REGISTRY: tuple[S, ...] = (
       "S3 server access log delivery supports only SSE-S3 on the target bucket.", LOG_BUCKETS),
     S("cfn-guard", "CT.S3.PR.4", ("AWS::S3::Bucket",),
       "A log archive (server access logs, trail files): nothing consumes its object events; the data "
-      "zones, whose objects drive the pipeline, send theirs to EventBridge.", _path("AccessLogs", "TrailBucket")),
+      "zones, whose objects drive the pipeline, send theirs to EventBridge.", _path("AccessLogs", "Trail/Bucket/")),
     S("cfn-guard", "CT.S3.PR.9", ("AWS::S3::Bucket",),
       "Object Lock (write once) fits records that must never change; data zones and logs are versioned, "
       "expire by lifecycle and must allow erasure. The trail bucket is locked in governance mode where the "

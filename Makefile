@@ -44,7 +44,16 @@ PYTHON_IMAGE ?= $(shell for p in python3.10 $(wildcard $(HOME)/.pyenv/versions/3
 
 ROWS ?= 100000
 
-.PHONY: install synth posture test fuzz diagram cost lint format bench data etl-local pipeline-local pipeline-definition \
+# The template scanners of `make audit` (cfn-lint, checkov, parliament) in their own virtualenv, and
+# cfn-guard with the AWS Control Tower proactive-control rules (an npm package apart from the CDK CLI).
+AUDIT_VENV := $(CURDIR)/.venv-audit
+AUDIT_STAMP := $(AUDIT_VENV)/.installed
+AUDIT_NODE := $(CURDIR)/tools/audit
+AUDIT_NODE_STAMP := $(AUDIT_NODE)/node_modules/.installed
+AUDIT_OUT ?= audit-report
+AUDIT_PROFILES = $(shell $(PY) -c "from config import PROFILES; print(' '.join(PROFILES))")
+
+.PHONY: install synth posture audit test fuzz diagram cost lint format bench data etl-local pipeline-local pipeline-definition \
 	bootstrap-model monitor-local diff deploy destroy clean preflight smoke help lock need-java
 
 help: ## list the targets and the variables they take
@@ -102,6 +111,15 @@ $(SDK_STAMP): requirements-sdk.txt constraints-sdk.txt
 	$(SDK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sdk.txt -c constraints-sdk.txt
 	touch $@
 
+$(AUDIT_STAMP): requirements-audit.txt constraints-audit.txt
+	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-audit.txt -c constraints-audit.txt
+	touch $@
+
+$(AUDIT_NODE_STAMP): $(AUDIT_NODE)/package.json $(AUDIT_NODE)/package-lock.json $(PY_STAMP)
+	cd $(AUDIT_NODE) && $(VENV)/bin/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(IMAGE_STAMP): requirements-image.txt
 	@test -n "$(PYTHON_IMAGE)" || { echo "Python 3.10 (the XGBoost image's) is needed for the image contract tests: install python3.10 or set PYTHON_IMAGE=/path/to/python3.10"; exit 1; }
 	@echo "Building .venv-image: the XGBoost 3.0-5 image's Python and libraries (about 500 MB, first run only)"
@@ -129,6 +147,15 @@ synth: install ## synthesize every stack of PROFILE and print the security postu
 	if [ $$rc = 0 ]; then echo "Next: make test (every check), or with AWS credentials make preflight PROFILE=$(PROFILE), then make deploy PROFILE=$(PROFILE)"; \
 	else echo "Next: fix what is listed above (UNACKNOWLEDGED ... fix:), then make synth PROFILE=$(PROFILE) again"; fi; \
 	exit $$rc
+
+# Every profile through the four cdk-nag packs, the ML pack, cfn-lint, checkov, cfn-guard (Control Tower
+# rules) and parliament; writes $(AUDIT_OUT)/audit.{md,json,sarif}. Fails on any untriaged finding.
+audit: install $(AUDIT_STAMP) $(AUDIT_NODE_STAMP) ## every profile through cdk-nag, the ML pack, cfn-lint, checkov, cfn-guard and parliament; report in audit-report/
+	@rm -rf $(AUDIT_OUT); mkdir -p $(AUDIT_OUT); set -e; \
+	for p in $(AUDIT_PROFILES); do \
+	  $(CDK) synth --quiet --output $(AUDIT_OUT)/cdk.out.$$p -c profile=$$p >/dev/null 2>$(AUDIT_OUT)/synth-$$p.log || true; \
+	done; \
+	$(PY) -m posture.audit --out $(AUDIT_OUT) $(foreach p,$(AUDIT_PROFILES),--assembly $(p)=$(AUDIT_OUT)/cdk.out.$(p))
 
 posture: ## report on an existing cdk.out without synthesizing again
 	$(PY) -m posture.report $(OUT)

@@ -104,7 +104,8 @@ def deploy_role(
             iam.PolicyStatement(
                 sid="Endpoint",
                 actions=["sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint"],
-                resources=[endpoint_arn],
+                # UpdateEndpoint authorizes the endpoint config it moves to as well as the endpoint.
+                resources=[endpoint_arn, arn("endpoint-config")],
             ),
             iam.PolicyStatement(
                 sid="Packages",

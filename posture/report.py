@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from posture import PACK_NAMES
+from posture import ML_PACK, PACK_NAMES
 
 ACK_METADATA = "aws:cdk:acknowledged-rules"
 REPORT_FILE = "validation-report.json"
@@ -125,7 +125,8 @@ def read_posture(outdir: str | Path) -> Posture:
             for entry in entries:
                 if entry.get("type") == ACK_METADATA:
                     for rule, reason in entry["data"].items():
-                        posture.acknowledgments.append((name, path, rule.removeprefix("Annotation::"), reason))
+                        rule = rule.removeprefix("Annotation::").removeprefix(f"{ML_PACK}::")
+                        posture.acknowledgments.append((name, path, rule, reason))
     return posture
 
 

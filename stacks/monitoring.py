@@ -121,6 +121,8 @@ class MonitoringStack(PlatformStack):
             environment=environment,
             **self.function_settings,
             api_cidr=self.profile.vpc_cidr,
+            # It reads the drift reports from S3 through the gateway endpoint.
+            gateway_egress=True,
             statements=[
                 iam.PolicyStatement(
                     sid="Metrics",

@@ -138,6 +138,15 @@ class Assembly:
             self.templates[name] = json.loads((self.outdir / props["templateFile"]).read_text())
             self.regions[name] = artifact.get("environment", "aws://unknown/unknown").rsplit("/", 1)[-1]
 
+    @classmethod
+    def of_templates(cls, templates: dict[str, dict], region: str, *, account: str = ACCOUNT) -> Assembly:
+        """The assembly of bare templates by stack name (a validation plugin sees templates, no manifest yet)."""
+        asm = cls.__new__(cls)
+        asm.outdir, asm.account, asm._props, asm._memo = Path(), account, {}, {}
+        asm.templates = dict(templates)
+        asm.regions = dict.fromkeys(templates, region)
+        return asm
+
     # ---- resources -------------------------------------------------------------------------
     def resources(self, cfn_type: str | None = None, stack: str | None = None) -> Iterator[Resource]:
         for name, template in self.templates.items():

@@ -72,7 +72,7 @@ class _PipelineValues:
 
     def __init__(self, body: dict) -> None:
         self.parameters = {p["Name"]: p.get("DefaultValue") for p in body.get("Parameters", [])}
-        self.steps = {s["Name"]: s for s in _all_steps(body["Steps"])}
+        self.steps = {s["Name"]: s for s in all_steps(body["Steps"])}
 
     def __call__(self, value: object) -> object:
         if isinstance(value, dict) and "Get" in value:
@@ -97,12 +97,12 @@ class _PipelineValues:
         return re.sub(r"\W+", "-", path).strip("-").lower()  # a job name or other runtime value: opaque
 
 
-def _all_steps(steps: list[dict]) -> list[dict]:
+def all_steps(steps: list[dict]) -> list[dict]:
     out = []
     for step in steps:
         out.append(step)
         if step["Type"] == "Condition":
-            out += _all_steps(step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", []))
+            out += all_steps(step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", []))
     return out
 
 
@@ -112,7 +112,7 @@ def pipeline_needs(asm: Assembly, pipeline: Resource) -> list[Need]:
     value = _PipelineValues(body)
     region = asm.regions[pipeline.stack]
     needs: list[Need] = []
-    for step in _all_steps(body["Steps"]):
+    for step in all_steps(body["Steps"]):
         args, who = step.get("Arguments", {}), f"pipeline step {step['Name']}"
         if step["Type"] == "Processing":
             role = args["RoleArn"]
@@ -154,7 +154,7 @@ def pipeline_networks(asm: Assembly, pipeline: Resource) -> list[tuple[str, list
     """(step, subnets, security groups) of every VPC step: SageMaker moves its S3 data through them."""
     body = json.loads(asm.props(pipeline)["PipelineDefinition"]["PipelineDefinitionBody"])
     out = []
-    for step in _all_steps(body["Steps"]):
+    for step in all_steps(body["Steps"]):
         args = step.get("Arguments", {})
         vpc = args.get("NetworkConfig", {}).get("VpcConfig") or args.get("TrainingJobDefinition", {}).get("VpcConfig")
         if vpc:
@@ -246,6 +246,10 @@ def endpoint_needs(asm: Assembly, endpoint: Resource) -> list[Need]:
         if not role_allows(asm, role, update):
             continue
         role_arn, who = asm.get_att(role.stack, role.logical_id, "Arn"), f"endpoint updater {role.logical_id}"
+        # UpdateEndpoint authorizes the endpoint and the endpoint config it moves to (Service Authorization
+        # Reference: resource types endpoint* and endpoint-config*); CloudFormation names each new config.
+        config_arn = asm.get_att(config_res.stack, config_res.logical_id, "Arn")
+        needs.append(Need(who, role_arn, Request("sagemaker:UpdateEndpoint", config_arn, _context(asm, region)), "the new endpoint config"))  # fmt: skip
         for alarm in alarms:
             arn = f"arn:aws:cloudwatch:{region}:{asm.account}:alarm:{alarm}"
             needs.append(Need(who, role_arn, Request("cloudwatch:DescribeAlarms", arn, _context(asm, region)), "rollback alarms of an update"))  # fmt: skip

@@ -15,6 +15,12 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bench")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Bench")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 
+from config import PROFILES
+
+# The transform reads its plausible-time window from its environment, as it does in AWS.
+os.environ.setdefault("EVENT_MAX_AGE_DAYS", str(PROFILES["dev"].ingest.event_max_age_days))
+os.environ.setdefault("EVENT_MAX_AHEAD_MINUTES", str(PROFILES["dev"].ingest.event_max_ahead_minutes))
+
 from bench.measure import measure, verdict
 from lambdas.firehose_transform.handler import lambda_handler
 from pipelines.data.generate import generate

@@ -53,6 +53,7 @@ class AbEndpoint(Construct):
 
     :param name: prefix of the alarm and dashboard names (``mlops-dev-churn``).
     :param settings: capacity, guardrails, alarms (from the profile).
+    :param dataset: the data-set spec the bootstrap model was trained on (its features).
     :param packages: variant -> the model package ARN it serves, a token of a stack
         parameter ("" = the bootstrap model); a shadow variant exists when given one.
     :param role_arn: the models' execution role.
@@ -69,6 +70,7 @@ class AbEndpoint(Construct):
         *,
         name: str,
         settings: ServingSettings,
+        dataset: specs.DataSet,
         packages: Mapping[str, str],
         role_arn: str,
         vpc: ec2.IVpc,
@@ -81,7 +83,6 @@ class AbEndpoint(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.settings = settings
-        dataset = specs.load(stack.profile.dataset)  # type: ignore[attr-defined]
         bootstrap_model = bootstrap_artifact(dataset.name, specs.features(dataset))
         self.bootstrap = assets.Asset(self, "BootstrapModel", path=str(bootstrap_model))
         subnet_ids = vpc.select_subnets(subnet_group_name=subnets.subnet_group_name).subnet_ids

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from aws_cdk import Annotations, CfnOutput
-from aws_cdk import aws_athena as athena
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config.profiles import missing_contacts
 from ml_constructs import AccessLogsBucket, SecureBucket
 from ml_constructs.ab_endpoint import DATA_CAPTURE_PREFIX
-from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
+from ml_constructs.access import BucketAccessPolicy
+from ml_constructs.analyst import analyst_access
 from ml_constructs.etl_metrics import EtlRunMetrics
 from ml_constructs.glue_etl import CatalogAndEtl
-from ml_constructs.iam import ManagedRole
 from ml_constructs.lake import GovernedLake
 from ml_constructs.monitoring import MONITORING_PREFIX, REPORTS_PREFIX
 from ml_constructs.training_pipeline import PIPELINE_PREFIX
@@ -26,7 +24,6 @@ from stacks.base import PlatformStack
 # crawler and the ETL job read RAW_EVENTS_PREFIX.
 RAW_EVENTS_PREFIX = "events/"
 RAW_ERRORS_PREFIX = "errors/"
-ATHENA_RESULTS_PREFIX = "athena-results/"
 
 
 class DataLakeStack(PlatformStack):
@@ -144,7 +141,10 @@ class DataLakeStack(PlatformStack):
             self, "EtlRunMetrics", job=self.etl.job, log_group_prefix=f"/aws-glue/jobs/{prefix.replace('_', '-')}-etl",
             logs_key=self.logs_key, retention=self.log_retention, removal_policy=removal,
         )  # fmt: skip
-        self.analyst_role = self._analyst_access(prefix.replace("_", "-"))
+        self.analyst_role = analyst_access(
+            self, name=prefix.replace("_", "-"), retain_data=profile.retain_data, artifact_bucket=self.artifact_bucket,
+            data_key=self.data_key, lake=self.lake, etl=self.etl, dataset=self.dataset,
+        )  # fmt: skip
 
         self.training_data_policy = BucketAccessPolicy(
             self, "TrainingDataAccess", bucket=self.curated_bucket, key=self.data_key,
@@ -177,91 +177,3 @@ class DataLakeStack(PlatformStack):
             ("Artifact", self.artifact_bucket),
         ):
             CfnOutput(self, f"{name}BucketName", value=bucket.bucket_name)
-
-    def _analyst_access(self, name: str) -> iam.IRole:
-        """An MFA-only role that queries the curated table in Athena, PII columns excluded."""
-        workgroup = athena.CfnWorkGroup(
-            self,
-            "AnalystWorkGroup",
-            name=f"{name}-analysts",
-            description="Exploratory analysis of the curated zone; results encrypted, settings enforced",
-            state="ENABLED",
-            recursive_delete_option=not self.profile.retain_data,
-            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
-                enforce_work_group_configuration=True,
-                publish_cloud_watch_metrics_enabled=True,
-                bytes_scanned_cutoff_per_query=100 * 1024**3,
-                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=self.artifact_bucket.s3_url_for_object(ATHENA_RESULTS_PREFIX),
-                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
-                        encryption_option="SSE_KMS", kms_key=self.data_key.key_arn
-                    ),
-                ),
-            ),
-        )
-        workgroup_arn = self.format_arn(service="athena", resource="workgroup", resource_name=workgroup.name)
-        curated = self.etl.curated_database
-        role = ManagedRole(
-            self,
-            "AnalystRole",
-            assumed_by=iam.AccountPrincipal(self.account).with_conditions(
-                {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
-            ),
-            description="Analysts: Athena queries on the curated table (no PII columns)",
-            statements=[
-                iam.PolicyStatement(
-                    sid="Athena",
-                    actions=[
-                        "athena:StartQueryExecution",
-                        "athena:StopQueryExecution",
-                        "athena:GetQueryExecution",
-                        "athena:GetQueryResults",
-                        "athena:GetWorkGroup",
-                        "athena:ListQueryExecutions",
-                    ],
-                    resources=[workgroup_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="Catalog",
-                    actions=[
-                        "glue:GetDatabase",
-                        "glue:GetTable",
-                        "glue:GetTables",
-                        "glue:GetPartition",
-                        "glue:GetPartitions",
-                    ],
-                    resources=[
-                        self.format_arn(service="glue", resource="catalog"),
-                        self.format_arn(service="glue", resource="database", resource_name=curated),
-                        self.format_arn(
-                            service="glue", resource="table", resource_name=f"{curated}/{self.etl.curated_table}"
-                        ),
-                    ],
-                ),
-                iam.PolicyStatement(sid="LakeFormation", actions=["lakeformation:GetDataAccess"], resources=["*"]),
-            ],
-        )
-        acknowledge_wildcards(
-            role.policy, ["*"], "lakeformation:GetDataAccess has no resource-level permissions; Lake Formation "
-            "authorizes each table and column by grant."
-        )  # fmt: skip
-        role.iam_role.add_managed_policy(
-            BucketAccessPolicy(
-                self, "AnalystResultsAccess", bucket=self.artifact_bucket, key=self.data_key,
-                read_prefixes=(ATHENA_RESULTS_PREFIX,), write_prefixes=(ATHENA_RESULTS_PREFIX,),
-                description="Analysts: Athena query results",
-            ).policy
-        )  # fmt: skip
-        analyst = role.iam_role.role_arn
-        self.lake.grant("AnalystCuratedDatabase", principal_arn=analyst, database=curated, permissions=["DESCRIBE"])
-        table_grant = self.lake.grant(
-            "AnalystCuratedTable",
-            principal_arn=analyst,
-            database=curated,
-            table=self.etl.curated_table,
-            excluded_columns=specs.pii_columns(self.dataset),
-            permissions=["SELECT"],
-        )
-        table_grant.add_resource_dependency(self.etl.table)
-        CfnOutput(self, "AnalystWorkGroupName", value=workgroup.name)
-        return role.iam_role

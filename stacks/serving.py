@@ -19,6 +19,7 @@ from ml_constructs.events import DeadLetterQueue
 from ml_constructs.lambdas import AsyncInvocation, PythonFunction
 from ml_constructs.serving_functions import deployer_function, promotion_function
 from ml_constructs.serving_roles import deploy_role, model_role
+from pipelines.data import spec as specs
 from stacks.base import PlatformStack
 
 
@@ -74,6 +75,7 @@ class ServingStack(PlatformStack):
             "Churn",
             name=name,
             settings=settings,
+            dataset=specs.load(self.profile.dataset),
             packages={variant: p.value_as_string for variant, p in self.package_parameters.items()},
             role_arn=self.model_role.iam_role.role_arn,
             vpc=vpc,

@@ -14,6 +14,7 @@ from config.names import DATA_CAPTURE_PREFIX
 from config.profiles import PROFILES
 from ml_constructs.ab_endpoint import AbEndpoint
 from ml_constructs.endpoint_watch import VARIANTS
+from pipelines.data import spec as specs
 
 
 def _endpoint(stack: cdk.Stack, profile: str) -> Template:
@@ -26,6 +27,7 @@ def _endpoint(stack: cdk.Stack, profile: str) -> Template:
         "Churn",
         name="mlops-test-churn",
         settings=PROFILES[profile].serving,
+        dataset=specs.load(PROFILES[profile].dataset),
         packages={v: cdk.CfnParameter(stack, f"{v}Package", default="").value_as_string for v in VARIANTS},
         role_arn=f"arn:aws:iam::{stack.account}:role/model",
         vpc=vpc,

@@ -265,9 +265,11 @@ class Estimate:
 
     def _scheduled_processing(self, res: Resource, props: dict) -> None:
         target = props.get("Target", {})
-        if not str(target.get("Arn", "")).endswith(":createProcessingJob"):
-            return
         job = json.loads(target["Input"]) if isinstance(target.get("Input"), str) else {}
+        # The job request itself (a universal target), or handed to a starter function as "request".
+        job = job.get("request", job) if isinstance(job, dict) else {}
+        if "ProcessingResources" not in job:
+            return
         cluster = job["ProcessingResources"]["ClusterConfig"]
         runs = runs_per_month(props["ScheduleExpression"])
         hours = runs * cluster["InstanceCount"] * self.prices.assumptions["processing_job_minutes"] / 60

@@ -56,4 +56,4 @@ def test_client_cli_sends_feature_rows_and_prints_scores(
     assert code == 0 and sent["TargetVariant"] == "challenger" and sent["ContentType"] == "text/csv"
     assert all(len(line.split(",")) == len(FEATURES) for line in sent["Body"].splitlines())
     printed = json.loads(capsys.readouterr().out)
-    assert printed["scores"] == [0.1, 0.7, 0.4] and printed["churn"] == [False, True, False]
+    assert printed["scores"] == [0.1, 0.7, 0.4] and printed["positive"] == [False, True, False]

@@ -57,7 +57,7 @@ def test_the_business_metric_has_the_dimensions_the_ab_promotion_queries(report)
 
     from lambdas.ab_promotion import logic as promotion
 
-    source = inspect.getsource(promotion._metric_sum)
+    source = inspect.getsource(promotion._metric)
     assert '"EndpointName"' in source and '"VariantName"' in source
     data = by_key(logic.report_metrics(report))
     for variant in simulate.VARIANTS:

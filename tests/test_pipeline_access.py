@@ -12,6 +12,7 @@ import json
 import re
 from fnmatch import fnmatchcase
 
+from pipelines.data import spec as specs
 from pipelines.training.definition import DEFINITION
 from tests.conftest import Assembly
 
@@ -89,7 +90,9 @@ class _Uris:
 
     def text(self, value: object) -> str:
         if isinstance(value, str):
-            return value.replace("@@CODE_BUNDLE_KEY@@", self.code_bundle_key)
+            # The stack fills the curated table of the profile's data set in, as it fills the bundle key.
+            table = specs.curated_table(specs.active())
+            return value.replace("@@CODE_BUNDLE_KEY@@", self.code_bundle_key).replace("@@CURATED_TABLE@@", table)
         if "Std:Join" in value:
             return value["Std:Join"]["On"].join(self.text(v) for v in value["Std:Join"]["Values"])
         path = value["Get"]

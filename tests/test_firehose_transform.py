@@ -205,6 +205,7 @@ def with_time(value: object, **changes) -> str:
     return b64(json.dumps({**VALID, "event_time": value, **changes}))
 
 
+@churn_only
 @pytest.mark.parametrize(
     ("value", "reason"),
     [
@@ -227,6 +228,7 @@ def test_a_timestamp_must_be_a_real_iso_instant_in_the_window(value, reason) -> 
     assert not ok and text.startswith("event_time: ") and reason in text, text
 
 
+@churn_only
 @pytest.mark.parametrize(
     ("value", "utc"),
     [
@@ -241,11 +243,13 @@ def test_offsets_are_instants_written_in_utc(value, utc) -> None:
     assert ok and json.loads(line)["event_time"] == utc
 
 
+@churn_only
 def test_a_signup_after_the_event_is_refused() -> None:
     ok, text = transform_data(with_time("2026-03-01T10:00:00Z", signup_date="2026-03-02"), WINDOW)
     assert (ok, text) == (False, "record: signup_date is after event_time")
 
 
+@churn_only
 def test_a_record_that_cannot_be_written_fails_alone_and_keeps_its_envelope() -> None:
     # Year 9999 late in the day with a negative offset leaves the calendar in UTC.
     bad = with_time("9999-12-31T23:30:00-01:00", signup_date="2025-01-15")
@@ -256,6 +260,7 @@ def test_a_record_that_cannot_be_written_fails_alone_and_keeps_its_envelope() ->
     assert json.loads(decode(outcome.records[1]))["raw"] == bad
 
 
+@churn_only
 def test_an_unexpected_error_fails_only_its_record(monkeypatch) -> None:
     real = logic.transform_data
 
@@ -337,6 +342,7 @@ def test_the_largest_request_firehose_sends_gets_an_answer_under_the_limit_with_
     assert first["raw"] == request["records"][0]["data"] and first["error"]
 
 
+@churn_only
 def test_the_largest_batch_of_valid_records_fits_too() -> None:
     shortest = json.dumps({"customer_id": "a", "event_time": "2026-03-01T10:00:00Z", "signup_date": "2025-01-15",
                            "tenure_months": 1, "monthly_charges": 0, "contract": "one-year", "churned": 0},

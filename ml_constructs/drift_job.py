@@ -51,6 +51,7 @@ class PortableDriftJob(Construct):
     :param function: ``PythonFunction`` keyword arguments for the starter (``vpc``, ``subnets``,
         ``logs_key``, ``api_cidr`` and the profile's function settings).
     :param alarm_topic: notified when the starter's invocations fail.
+    :param dataset: the data set the job reads its features from (its ``DATASET``).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class PortableDriftJob(Construct):
         security_group: ec2.ISecurityGroup,
         function: dict,
         alarm_topic: sns.ITopic,
+        dataset: str,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -140,7 +142,7 @@ class PortableDriftJob(Construct):
         request = drift_job_request(
             job_name_prefix=self.job_name_prefix, role_arn=self.role.iam_role.role_arn, region=stack.region, code=code,
             settings=settings, endpoint_name=endpoint_name, bucket=bucket, key=key, reports_prefix=self.reports_prefix,
-            security_group_id=security_group.security_group_id, subnets=subnets,
+            security_group_id=security_group.security_group_id, subnets=subnets, dataset=dataset,
         )  # fmt: skip
         self.schedule = scheduler.CfnSchedule(
             self,

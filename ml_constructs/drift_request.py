@@ -26,6 +26,7 @@ def drift_job_request(
     reports_prefix: str,
     security_group_id: str,
     subnets: list[str],
+    dataset: str,
 ) -> dict:
     """One run's request: the scheduled time is the window's end, the execution id names the job and its
     report folder. Inputs: the code bundle, the capture, ground truth and baselines under ``monitoring/``."""
@@ -71,7 +72,8 @@ def drift_job_request(
             "ContainerArguments": arguments,
         },
         # The code ships as one zip; Python imports straight from it.
-        "Environment": {"PYTHONPATH": f"{PROCESSING}/input/code/{code.s3_object_key}"},
+        # The data set the job reads its features from (the processing steps of the pipeline take it the same way).
+        "Environment": {"PYTHONPATH": f"{PROCESSING}/input/code/{code.s3_object_key}", "DATASET": dataset},
         "ProcessingInputs": [
             {
                 "InputName": "code",

@@ -143,10 +143,10 @@ def stack_outputs(cfn, stacks: list[str]) -> dict[str, str]:
     return out
 
 
-def send_record(kinesis, stream: str, record: dict) -> str:
-    response = kinesis.put_record(
-        StreamName=stream, Data=json.dumps(record).encode(), PartitionKey=record["customer_id"]
-    )
+def send_record(kinesis, stream: str, record: dict, dataset: specs.DataSet | None = None) -> str:
+    """Put one record on the stream, partitioned by the data set's id (default: the active data set)."""
+    key = (dataset or specs.active()).id_fields[0]
+    response = kinesis.put_record(StreamName=stream, Data=json.dumps(record).encode(), PartitionKey=str(record[key]))
     return response["SequenceNumber"]
 
 

@@ -91,7 +91,7 @@ class MonitoringStack(PlatformStack):
             starter = {"vpc": vpc, "subnets": workload_subnets, "logs_key": logs_key,
                        "api_cidr": self.profile.vpc_cidr, **self.function_settings}  # fmt: skip
             self.engine: PortableDriftJob | ModelMonitorSchedules = PortableDriftJob(
-                self, "DriftJob", **engine_args, function=starter, alarm_topic=alarm_topic
+                self, "DriftJob", **engine_args, function=starter, alarm_topic=alarm_topic, dataset=self.profile.dataset
             )
         else:
             self.engine = ModelMonitorSchedules(self, "ModelMonitor", **engine_args)

@@ -38,6 +38,9 @@ from pipelines.training import evaluate, preprocess
 from pipelines.training.features import DATASET
 from tests.image.local_pipeline import LocalPipeline, StepFailed, sandbox_available
 
+# The feature the simulated challenger traffic shifts (x2): the active data set's first numeric field.
+SHIFTED = next(f.name for f in specs.active().fields if f.kind in specs.NUMERIC_KINDS)
+
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_BIN = ROOT / ".venv-image" / "bin"
 IN_IMAGE = ROOT / "tests" / "image" / "in_image.py"
@@ -225,7 +228,7 @@ def test_the_scheduled_drift_job_runs_in_the_image_as_the_schedule_starts_it(
     endpoint = arguments[arguments.index("--endpoint") + 1]
 
     simulate.main(["--out", str(tmp_path / "sim"), "--endpoint", endpoint, "--rows", "1500",
-                   "--shift-feature", "data_usage_gb"])  # fmt: skip
+                   "--shift-feature", SHIFTED])  # fmt: skip
     run = LocalPipeline({"Parameters": [], "Steps": []}, tmp_path / "run", IMAGE_BIN)
     inputs = {item["InputName"]: item["S3Input"]["S3Uri"] for item in request["ProcessingInputs"]}
     definition_for(tmp_path)  # writes bundle.zip: the same code bundle the job ships
@@ -241,5 +244,5 @@ def test_the_scheduled_drift_job_runs_in_the_image_as_the_schedule_starts_it(
     (output,) = request["ProcessingOutputConfig"]["Outputs"]
     report = json.loads(run.local(f"{output['S3Output']['S3Uri'].rstrip('/')}/report.json").read_text())
     assert report["endpoint"] == endpoint and set(report["variants"]) == {"champion", "challenger"}
-    assert report["variants"]["challenger"]["data_drift"]["drifted_features"] == ["data_usage_gb"]
+    assert report["variants"]["challenger"]["data_drift"]["drifted_features"] == [SHIFTED]
     assert report["variants"]["champion"]["data_drift"]["drifted_features"] == []

@@ -13,11 +13,14 @@ from moto import mock_aws
 
 from config import PROFILES, ProfileError
 from lambdas.monitoring_publisher import logic
+from pipelines.data import spec as specs
 from pipelines.monitoring import drift, simulate
 from tests.conftest import Assembly, run_synth
 
 REGION = "eu-west-1"
 ENDPOINT = "mlops-dev-churn"
+# The feature the challenger's traffic shifts: the active data set's first numeric field.
+SHIFTED = next(f.name for f in specs.active().fields if f.kind in specs.NUMERIC_KINDS)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,7 @@ def report(tmp_path_factory) -> dict:
     stats = simulate.write_baselines(root / "baselines", rows=4_000)
     pop = simulate.population(4_000, 2, stats)
     for seed, variant in enumerate(simulate.VARIANTS):
-        shift = {"feature": "age", "add": 10.0} if variant == "challenger" else None
+        shift = {"feature": SHIFTED, "add": 10.0} if variant == "challenger" else None
         traffic = simulate.Traffic(rows=1_500, label_delay_hours=0, shift=shift, seed=seed)
         simulate.write_capture(root / "capture", root / "truth", ENDPOINT, variant, pop, traffic)
     limits = drift.Thresholds(label_delay_hours=0, min_samples=100)
@@ -44,7 +47,7 @@ def test_report_metrics_carry_endpoint_variant_and_feature(report) -> None:
     champion = (("Endpoint", ENDPOINT), ("Variant", "champion"))
     challenger = (("Endpoint", ENDPOINT), ("Variant", "challenger"))
     assert data[("DriftedFeatures", challenger)] == 1 and data[("DriftedFeatures", champion)] == 0
-    assert data[("FeatureDrift", (*challenger, ("Feature", "age")))] > 0.1
+    assert data[("FeatureDrift", (*challenger, ("Feature", SHIFTED)))] > 0.1
     assert data[("DriftedFeatures", (("Endpoint", ENDPOINT),))] == 1
     aucs = [report["variants"][v]["model_quality"]["auc"] for v in simulate.VARIANTS]
     assert data[("MinAuc", (("Endpoint", ENDPOINT),))] == min(aucs)
@@ -103,7 +106,7 @@ def test_handler_publishes_a_report_that_lands(publisher, report, lambda_context
     assert result["published"] == len(logic.report_metrics(report)) > 100
     seen = published(cloudwatch)
     assert ("ReportPublished", (("Endpoint", ENDPOINT),)) in seen
-    assert ("FeatureDrift", (("Endpoint", ENDPOINT), ("Feature", "age"), ("Variant", "challenger"))) in seen
+    assert ("FeatureDrift", (("Endpoint", ENDPOINT), ("Feature", SHIFTED), ("Variant", "challenger"))) in seen
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from config.names import ARTIFACT_GLUE_PREFIX, RAW_REJECTS_PREFIX
 from ml_constructs.access import BucketAccessPolicy, acknowledge_wildcards
 from ml_constructs.glue_catalog import GlueCatalog
 from ml_constructs.glue_network import EtlNetwork
 from ml_constructs.iam import ManagedRole, account_service
 from ml_constructs.lake import GovernedLake
-
-RAW_REJECTS_PREFIX = "rejects/"
-ARTIFACT_GLUE_PREFIX = "glue/"
 
 _ENI_ACTIONS = [
     "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",

@@ -15,13 +15,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from config.names import BASELINE_PREFIX, GROUND_TRUTH_PREFIX, MONITORING_PREFIX, REPORTS_PREFIX  # noqa: F401  (re-exported: one source of the bucket layout)
 from ml_constructs.access import acknowledge_wildcards
 from ml_constructs.iam import VPC_ATTACH_ACTIONS, ManagedRole, account_service, volume_key_grants
 
-MONITORING_PREFIX = "monitoring/"
-GROUND_TRUTH_PREFIX = "monitoring/ground-truth/"
-BASELINE_PREFIX = "monitoring/baselines/current/"
-REPORTS_PREFIX = "monitoring/reports/"
 MODEL_MONITOR_IMAGES = Path(__file__).resolve().parents[1] / "pipelines" / "monitoring" / "model_monitor_images.json"
 PROCESSING = "/opt/ml/processing"
 

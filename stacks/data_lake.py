@@ -7,6 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from config.names import RAW_ERRORS_PREFIX, RAW_EVENTS_PREFIX
 from config.profiles import missing_contacts
 from ml_constructs import AccessLogsBucket, SecureBucket
 from ml_constructs.ab_endpoint import DATA_CAPTURE_PREFIX
@@ -22,8 +23,6 @@ from stacks.base import PlatformStack
 
 # Layout of the raw zone: Firehose writes events and failed records here, the
 # crawler and the ETL job read RAW_EVENTS_PREFIX.
-RAW_EVENTS_PREFIX = "events/"
-RAW_ERRORS_PREFIX = "errors/"
 
 
 class DataLakeStack(PlatformStack):

@@ -85,6 +85,9 @@ class IngestSettings:
     event_max_ahead_minutes: int = 15
     # MiB of records Firehose hands the transform per invocation (its processor buffer, 1-3).
     transform_buffer_mb: int = 1
+    # None: an on-demand stream (scales itself, $0.04 an hour idle). N: a provisioned stream of N
+    # shards ($0.015 a shard-hour; each takes 1 MB/s or 1,000 records/s in), with a throttling alarm.
+    stream_shards: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +161,7 @@ class ServingSettings:
 
 
 MONITORING_ENGINES = ("portable", "model-monitor")
+VPC_WORKLOADS = ("all", "sagemaker")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,6 +225,12 @@ class Profile:
     vpc_cidr: str
     # NAT gateways give workloads an internet path; 0 means none at all.
     nat_gateways: int
+    # What runs in the VPC's workload subnets. "all": every Lambda function, the Glue job and
+    # crawler, and the SageMaker jobs and endpoint, with interface endpoints for the AWS APIs the
+    # functions and Glue call. "sagemaker": only the SageMaker jobs and endpoint models (they need
+    # nothing but the free S3 gateway endpoint); functions and Glue run in their services' own
+    # networks and no interface endpoint is made (about $8 per endpoint and zone a month saved).
+    vpc_workloads: Literal["all", "sagemaker"] = "all"
     log_retention_days: int
     removal_policy: Literal["destroy", "retain"]
     termination_protection: bool
@@ -251,6 +261,11 @@ class Profile:
     @property
     def internet_egress(self) -> bool:
         return self.nat_gateways > 0
+
+    @property
+    def functions_in_vpc(self) -> bool:
+        """Lambda functions and the Glue job run in the workload subnets (``vpc_workloads`` "all")."""
+        return self.vpc_workloads == "all"
 
     @property
     def retain_data(self) -> bool:
@@ -297,6 +312,12 @@ class Profile:
             self._fail("vpc_cidr", self.vpc_cidr, "a private IPv4 block from /16 to /20")
         if not 0 <= self.nat_gateways <= len(azs):
             self._fail("nat_gateways", self.nat_gateways, f"0 (no internet path) to {len(azs)} (one per zone)")
+        if self.vpc_workloads not in VPC_WORKLOADS:
+            self._fail("vpc_workloads", self.vpc_workloads, f"one of {VPC_WORKLOADS}")
+        if self.retain_data and not self.functions_in_vpc:
+            self._fail(
+                "vpc_workloads", self.vpc_workloads, "'all' in a profile that keeps data (removal_policy 'retain')"
+            )
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             self._fail("log_retention_days", self.log_retention_days, f"one of {LOG_RETENTION_DAYS}")
         if self.removal_policy not in REMOVAL_POLICIES:
@@ -328,6 +349,8 @@ class Profile:
         self._range("ingest.event_max_age_days", ing.event_max_age_days, 1, 36_500)
         self._range("ingest.event_max_ahead_minutes", ing.event_max_ahead_minutes, 0, 1440)
         self._range("ingest.transform_buffer_mb", ing.transform_buffer_mb, 1, 3)
+        if ing.stream_shards is not None:
+            self._range("ingest.stream_shards", ing.stream_shards, 1, 500)
         etl = self.etl
         if not _SCHEDULE.match(etl.schedule):
             self._fail("etl.schedule", etl.schedule, "an EventBridge expression: cron(...) or rate(N unit)")
@@ -629,8 +652,21 @@ PROD = derive(
     cost_centre="ml-prod",
 )
 
+# Development at the least idle cost (make cost: under $100 a month): what differs from dev. Only
+# SageMaker compute runs in the VPC (no interface endpoints), the stream has one provisioned shard,
+# and one small instance serves. What it gives up is listed in the README (Cost).
+LEAN = derive(
+    DEV,
+    name="lean",
+    vpc_cidr="10.30.0.0/16",
+    vpc_workloads="sagemaker",
+    ingest={"stream_shards": 1},
+    serving={"instance_type": "ml.t2.medium"},
+    monitoring={"instance_type": "ml.t3.medium"},
+)
+
 # Every profile that exists: `make ... PROFILE=<name>`, and the tests synthesize each one.
-PROFILES: dict[str, Profile] = registry(DEV, PROD)
+PROFILES: dict[str, Profile] = registry(DEV, LEAN, PROD)
 
 
 def get_profile(name: str | None) -> Profile:

@@ -41,6 +41,7 @@ class CatalogAndEtl(Construct):
     :param raw_bucket, curated_bucket, artifact_bucket: the zones.
     :param data_key, logs_key: encryption for data, bookmarks and logs.
     :param vpc, subnets: where the job and crawler run.
+    :param in_vpc: False runs them in Glue's own network, without a connection (default True).
     :param settings: schedule, batching and capacity (from the profile).
     :param raw_events_prefix: where raw events land.
     :param alarm_topic: notified when a crawl, job run or quality evaluation fails.
@@ -61,6 +62,7 @@ class CatalogAndEtl(Construct):
         logs_key: kms.IKey,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
+        in_vpc: bool = True,
         settings: EtlSettings,
         raw_events_prefix: str,
         alarm_topic: sns.ITopic,
@@ -75,7 +77,14 @@ class CatalogAndEtl(Construct):
             curated_bucket=curated_bucket, raw_events_prefix=raw_events_prefix,
         )  # fmt: skip
         self.network = EtlNetwork(
-            self.catalog, "Default", prefix=prefix, data_key=data_key, logs_key=logs_key, vpc=vpc, subnets=subnets
+            self.catalog,
+            "Default",
+            prefix=prefix,
+            data_key=data_key,
+            logs_key=logs_key,
+            vpc=vpc,
+            subnets=subnets,
+            in_vpc=in_vpc,
         )
         self.roles = EtlRoles(
             self.network, "Default", catalog=self.catalog, network=self.network, lake=lake, data_key=data_key,

@@ -26,11 +26,14 @@ class EtlNetwork(Construct):
     """KMS security configuration, the job's security group and VPC connection, the script assets.
 
     Attributes: ``security_configuration``, ``security_group``, ``connection``,
-    ``connection_name``, ``connection_arn``, ``script`` and ``spec_module`` (S3 assets).
+    ``connection_name``, ``connection_arn`` (all four None outside the VPC), ``script`` and
+    ``spec_module`` (S3 assets).
 
     :param prefix: name prefix for named Glue resources.
     :param data_key, logs_key: encryption for data, bookmarks and logs.
     :param vpc, subnets: where the job and crawler run (the first subnet of the group).
+    :param in_vpc: run in ``subnets`` through a network connection (default True); False runs them
+        in Glue's own network, which reaches S3 and the AWS APIs without VPC endpoints.
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class EtlNetwork(Construct):
         logs_key: kms.IKey,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
+        in_vpc: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.security_configuration = glue.CfnSecurityConfiguration(
@@ -63,6 +67,17 @@ class EtlNetwork(Construct):
                 ),
             ),
         )
+        # Scripts, as CDK assets (plain files: no bundling).
+        self.script = assets.Asset(self, "JobScript", path=str(JOB_SCRIPT))
+        self.spec_module = assets.Asset(self, "SchemaModule", path=str(SPEC_DIR), exclude=SPEC_FILES)
+        self.security_group: ec2.SecurityGroup | None = None
+        self.connection: glue.CfnConnection | None = None
+        self.connection_name: str | None = None
+        self.connection_arn: str | None = None
+        if in_vpc:
+            self._connect(prefix, vpc, subnets)
+
+    def _connect(self, prefix: str, vpc: ec2.IVpc, subnets: ec2.SubnetSelection) -> None:
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="Glue job and crawler", allow_all_outbound=False
         )
@@ -95,6 +110,3 @@ class EtlNetwork(Construct):
         self.connection_arn = Stack.of(self).format_arn(
             service="glue", resource="connection", resource_name=self.connection_name
         )
-        # Scripts, as CDK assets (plain files: no bundling).
-        self.script = assets.Asset(self, "JobScript", path=str(JOB_SCRIPT))
-        self.spec_module = assets.Asset(self, "SchemaModule", path=str(SPEC_DIR), exclude=SPEC_FILES)

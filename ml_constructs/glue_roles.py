@@ -75,11 +75,19 @@ class EtlRoles(Construct):
                 tables(name),
             ]
 
+        # In the VPC, Glue reads the connection and makes the workers' network interfaces as the role.
+        in_vpc = (
+            [
+                iam.PolicyStatement(sid="Network", actions=_ENI_ACTIONS, resources=["*"]),
+                iam.PolicyStatement(
+                    sid="Connection", actions=["glue:GetConnection"], resources=[catalog_arn, network.connection_arn]
+                ),
+            ]
+            if network.connection_arn
+            else []
+        )
         common = [
-            iam.PolicyStatement(sid="Network", actions=_ENI_ACTIONS, resources=["*"]),
-            iam.PolicyStatement(
-                sid="Connection", actions=["glue:GetConnection"], resources=[catalog_arn, network.connection_arn]
-            ),
+            *in_vpc,
             iam.PolicyStatement(sid="LakeFormation", actions=["lakeformation:GetDataAccess"], resources=["*"]),
             iam.PolicyStatement(
                 sid="Logs",

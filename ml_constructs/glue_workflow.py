@@ -100,7 +100,11 @@ class EtlWorkflow(Construct):
             max_retries=1,
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
             security_configuration=security_configuration,
-            connections=glue.CfnJob.ConnectionsListProperty(connections=[network.connection_name]),
+            connections=(
+                glue.CfnJob.ConnectionsListProperty(connections=[network.connection_name])
+                if network.connection_name
+                else None
+            ),
             default_arguments={
                 "--job-bookmark-option": "job-bookmark-enable",
                 "--enable-metrics": "true",
@@ -119,7 +123,7 @@ class EtlWorkflow(Construct):
             },
         )
         for resource in (self.crawler, self.job):
-            resource.node.add_dependency(network.connection, lake.gate, catalog.table)
+            resource.node.add_dependency(*[d for d in (network.connection, lake.gate, catalog.table) if d])
         # Glue uses the role, its permissions and the security configuration (named, not referenced)
         # as soon as the crawler or job exists: CloudFormation must create all of them first.
         self.crawler.node.add_dependency(roles.crawler_role, roles.crawler_access, network.security_configuration)

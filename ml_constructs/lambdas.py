@@ -80,13 +80,16 @@ def dependencies_layer(scope: Construct) -> lambda_.ILayerVersion:
 class PythonFunction(Construct):
     """A Lambda function from ``lambdas/<package>``.
 
-    Attributes: ``function``, ``log_group``, ``security_group``, ``role``
+    Attributes: ``function``, ``log_group``, ``security_group`` (None outside the VPC), ``role``
     (a ``ManagedRole``: add statements for what the function calls),
     ``failures`` (the on-failure queue of asynchronous invocations, or None).
 
     :param package: folder under ``lambdas/`` holding ``handler.py``.
     :param description: what the function does.
     :param vpc: the VPC; ``subnets`` selects where it runs.
+    :param in_vpc: run in ``subnets`` (default True). False (a profile whose ``vpc_workloads`` is
+        "sagemaker"): the function runs in Lambda's own network and reaches AWS APIs at their
+        public endpoints (TLS, IAM); ``vpc``, ``subnets``, ``api_cidr`` and ``gateway_egress`` are then unused.
     :param logs_key: key for the log group.
     :param log_retention: how long its logs are kept.
     :param removal_policy: for the log group.
@@ -127,6 +130,7 @@ class PythonFunction(Construct):
         api_cidr: str | None = None,
         gateway_egress: bool = False,
         async_invocation: AsyncInvocation | None = None,
+        in_vpc: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         if not (LAMBDAS_DIR / package / "handler.py").exists():
@@ -141,28 +145,13 @@ class PythonFunction(Construct):
             description=description,
             statements=[
                 logs_write(self.log_group),
-                iam.PolicyStatement(actions=_ENI_ACTIONS, resources=["*"]),
+                *([iam.PolicyStatement(actions=_ENI_ACTIONS, resources=["*"])] if in_vpc else []),
                 *(statements or []),
             ],
         )
-        self.role.acknowledge(
-            "AwsSolutions-IAM5[Resource::*]",
-            "Only the EC2 network-interface actions of a VPC Lambda use '*': the interface does not "
-            "exist yet, and the API supports no resource-level scoping. Every other statement names its resources.",
+        self.security_group = (
+            self._network(package, vpc=vpc, api_cidr=api_cidr, gateway_egress=gateway_egress) if in_vpc else None
         )
-        self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=vpc, description=f"{package} Lambda: no ingress", allow_all_outbound=False
-        )
-        if api_cidr:
-            self.security_group.add_egress_rule(
-                ec2.Peer.ipv4(api_cidr), ec2.Port.tcp(443), "AWS APIs via VPC endpoints"
-            )
-        if gateway_egress:
-            self.security_group.add_egress_rule(
-                ec2.Peer.any_ipv4(),
-                ec2.Port.tcp(443),
-                "DynamoDB and S3 via their gateway endpoints (prefix-list routes)",
-            )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -174,9 +163,9 @@ class PythonFunction(Construct):
             layers=[dependencies_layer(self)],
             role=self.role.role,
             log_group=self.log_group,
-            vpc=vpc,
-            vpc_subnets=subnets,
-            security_groups=[self.security_group],
+            vpc=vpc if in_vpc else None,
+            vpc_subnets=subnets if in_vpc else None,
+            security_groups=[self.security_group] if self.security_group else None,
             reserved_concurrent_executions=reserved_concurrency,
             timeout=timeout,
             memory_size=memory_size,
@@ -194,6 +183,15 @@ class PythonFunction(Construct):
                 "account's Lambda quota (as low as 10) leaves nothing to reserve. Prod reserves it.",
                 packs=("HIPAA.Security", "NIST.800.53.R5"),
             )
+        if not in_vpc:
+            acknowledge_all_packs(
+                self.function.node.default_child,
+                "LambdaInsideVPC",
+                "A development profile with vpc_workloads 'sagemaker' (lean): the function only calls AWS "
+                "APIs (over TLS, authorized by its least-privilege role) and reaches nothing inside the VPC, so "
+                "it runs in Lambda's network instead of paying for a dozen interface endpoints. Profiles "
+                "that keep data (retain) are refused this setting; dev and prod attach every function.",
+            )
         self.failures = self._async_failures(package, async_invocation) if async_invocation else None
         acknowledge_all_packs(
             self.function.node.default_child,
@@ -210,6 +208,25 @@ class PythonFunction(Construct):
             ),
             packs=("HIPAA.Security", "NIST.800.53.R5"),
         )
+
+    def _network(self, package: str, *, vpc: ec2.IVpc, api_cidr: str | None, gateway_egress: bool) -> ec2.SecurityGroup:
+        self.role.acknowledge(
+            "AwsSolutions-IAM5[Resource::*]",
+            "The EC2 network-interface actions of a VPC Lambda use '*': the interface does not exist yet, "
+            "and the API supports no resource-level scoping. Any other '*' is acknowledged where it is granted.",
+        )
+        group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, description=f"{package} Lambda: no ingress", allow_all_outbound=False
+        )
+        if api_cidr:
+            group.add_egress_rule(ec2.Peer.ipv4(api_cidr), ec2.Port.tcp(443), "AWS APIs via VPC endpoints")
+        if gateway_egress:
+            group.add_egress_rule(
+                ec2.Peer.any_ipv4(),
+                ec2.Port.tcp(443),
+                "DynamoDB and S3 via their gateway endpoints (prefix-list routes)",
+            )
+        return group
 
     def _async_failures(self, package: str, settings: AsyncInvocation) -> DeadLetterQueue:
         # SQS-managed encryption: Lambda sends the record as the function's role, which needs

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from config.profiles import PROFILES, Profile
 from posture.contracts.model import Assembly, Resource, Unresolvable
 
 PRICES = Path(__file__).parent / "prices"
@@ -361,6 +362,74 @@ class Estimate:
         }
 
 
+# What a setting gives up when a cheaper profile changes it: dotted setting -> the new value -> the
+# loss in a sentence (None: nothing lost at that value). Settings not listed only change numbers.
+GIVES_UP = {
+    "vpc_workloads": lambda v: (
+        None
+        if v == "all"
+        else (
+            "Lambda functions and the Glue job leave the VPC: they reach AWS APIs at the public endpoints "
+            "(TLS, the same least-privilege roles) instead of PrivateLink, their traffic is not in the flow "
+            "logs, and no security group bounds it. SageMaker jobs and the endpoint stay isolated in the VPC."
+        )
+    ),
+    "ingest.stream_shards": lambda v: (
+        None
+        if v is None
+        else (
+            f"The stream has a fixed {v} shard(s): {v} MB/s or {v * 1000:,} records/s in; a burst above is "
+            "throttled (the WriteThrottles alarm fires) until someone reshards."
+        )
+    ),
+    "serving.challenger": lambda v: (
+        None
+        if v
+        else (
+            "No A/B test: one variant, so an approved model replaces the champion all at once (blue/green "
+            "with the bake and the rollback alarms) instead of earning traffic against it; no promotion Lambda."
+        )
+    ),
+    "serving.instance_type": lambda v: (
+        f"Endpoint instances are {v}, burstable: latency under sustained load says little about production."
+        if v.startswith("ml.t")
+        else None
+    ),
+    "serving.instance_count": lambda v: (
+        "One instance per variant: an instance or zone failure stops the variant until SageMaker replaces it."
+        if v == 1
+        else None
+    ),
+    "monitoring.instance_type": lambda v: (
+        f"The drift job runs on {v}: enough for a development endpoint's capture, not for a production day."
+        if v.startswith("ml.t")
+        else None
+    ),
+}
+
+
+def _settings(profile: Profile) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in asdict(profile).items():
+        if isinstance(value, dict) and key != "extra_tags":
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def gives_up(base: str, other: str) -> list[str]:
+    """What profile ``other`` gives up against ``base``: a sentence per changed setting that costs something."""
+    if base not in PROFILES or other not in PROFILES:
+        return []
+    before, after = _settings(PROFILES[base]), _settings(PROFILES[other])
+    return [
+        f"`{key}` {after[key]!r}: {loss}"
+        for key, loss_of in GIVES_UP.items()
+        if before.get(key) != after.get(key) and (loss := loss_of(after.get(key)))
+    ]
+
+
 def _profile(outdir: Path) -> str:
     names = [n for n in Assembly(outdir).templates]
     return names[0].split("-")[1] if names else outdir.name
@@ -400,6 +469,8 @@ def report(estimates: dict[str, Estimate]) -> str:
             out.append(
                 f"- {base} -> {other}: {'saves' if delta >= 0 else 'adds'} ${abs(delta):,.2f} a month ({biggest})"
             )
+            if delta > 0:
+                out += [f"  - gives up: {loss}" for loss in gives_up(base, other)]
     return "\n".join(out) + "\n"
 
 
@@ -411,7 +482,12 @@ def main(argv: list[str] | None = None) -> int:
     estimates = {_profile(d): Estimate(d) for d in args.outdirs}
     sys.stdout.write(report(estimates))
     if args.json:
-        args.json.write_text(json.dumps({k: v.as_dict() for k, v in estimates.items()}, indent=2) + "\n")
+        data = {k: v.as_dict() for k, v in estimates.items()}
+        base = next(iter(estimates))
+        for name in list(estimates)[1:]:
+            if estimates[base].total() > estimates[name].total():
+                data[name]["gives_up"] = {"against": base, "items": gives_up(base, name)}
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
     unpriced = sorted({t for e in estimates.values() for t in e.unpriced})
     if unpriced:
         print(

@@ -90,8 +90,9 @@ class PlatformStack(Stack):
     @property
     def function_settings(self) -> dict:
         """What every platform ``PythonFunction`` takes from the profile: log retention and
-        removal, reserved concurrency (keyword arguments)."""
+        removal, reserved concurrency, whether it runs in the VPC (keyword arguments)."""
         return {
+            "in_vpc": self.profile.functions_in_vpc,
             "log_retention": self.log_retention,
             "removal_policy": self.data_removal_policy,
             "reserved_concurrency": self.profile.lambda_reserved_concurrency,

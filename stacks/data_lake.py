@@ -132,6 +132,7 @@ class DataLakeStack(PlatformStack):
             logs_key=self.logs_key,
             vpc=vpc,
             subnets=workload_subnets,
+            in_vpc=profile.functions_in_vpc,
             settings=profile.etl,
             raw_events_prefix=RAW_EVENTS_PREFIX,
             alarm_topic=alarm_topic,

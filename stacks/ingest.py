@@ -59,7 +59,11 @@ class IngestStack(PlatformStack):
         self.stream = kinesis.Stream(
             self,
             "EventStream",
-            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            # On demand, or the profile's shards (throttled writes then raise the WriteThrottles alarm).
+            stream_mode=kinesis.StreamMode.ON_DEMAND
+            if settings.stream_shards is None
+            else kinesis.StreamMode.PROVISIONED,
+            shard_count=settings.stream_shards,
             encryption=kinesis.StreamEncryption.KMS,
             encryption_key=data_key,
             retention_period=Duration.hours(settings.stream_retention_hours),

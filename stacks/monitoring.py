@@ -134,6 +134,11 @@ class MonitoringStack(PlatformStack):
             ],
         )
         self.publisher.role.iam_role.add_managed_policy(monitoring_reports_policy)
+        self.publisher.role.acknowledge_wildcards(
+            ["*"],
+            "cloudwatch:PutMetricData supports no resource-level permissions; its cloudwatch:namespace "
+            f"condition limits the function to the {NAMESPACE} namespace.",
+        )
         target = targets.LambdaFunction(
             self.publisher.function,
             dead_letter_queue=self.dead_letters.queue,

@@ -39,7 +39,9 @@ class NetworkStack(PlatformStack):
     Without NAT gateways in the profile the workload subnets are isolated: no
     route leaves the VPC except through the S3 and DynamoDB gateway endpoints
     and the interface endpoints. With NAT gateways, public subnets hold the gateways
-    and the workload subnets route out through them.
+    and the workload subnets route out through them. A profile whose ``vpc_workloads`` is
+    "sagemaker" puts only SageMaker jobs and endpoint models in the VPC: they reach S3 through
+    its gateway endpoint, and no interface endpoint is made (``endpoint_security_group`` is None).
 
     Attributes: ``vpc``, ``workload_subnets`` (a selection for every workload),
     ``endpoint_security_group``, ``flow_log_group``.
@@ -141,7 +143,12 @@ class NetworkStack(PlatformStack):
                 conditions={"StringEquals": {"aws:PrincipalAccount": self.account}},
             )
         )
-        self.endpoint_security_group = ec2.SecurityGroup(
+        self.endpoint_security_group: ec2.SecurityGroup | None = None
+        if self.profile.functions_in_vpc:
+            self._interface_endpoints()
+
+    def _interface_endpoints(self) -> None:
+        self.endpoint_security_group = group = ec2.SecurityGroup(
             self,
             "EndpointSecurityGroup",
             vpc=self.vpc,
@@ -149,15 +156,13 @@ class NetworkStack(PlatformStack):
             allow_all_outbound=False,
         )
         # The CIDR comes from the profile as a literal, so the rule carries no token.
-        self.endpoint_security_group.add_ingress_rule(
-            ec2.Peer.ipv4(self.profile.vpc_cidr), ec2.Port.tcp(443), "HTTPS from the VPC"
-        )
+        group.add_ingress_rule(ec2.Peer.ipv4(self.profile.vpc_cidr), ec2.Port.tcp(443), "HTTPS from the VPC")
         for name, service in INTERFACE_ENDPOINTS.items():
             self.vpc.add_interface_endpoint(
                 f"{name}Endpoint",
                 service=service,
                 subnets=self.workload_subnets,
-                security_groups=[self.endpoint_security_group],
+                security_groups=[group],
                 private_dns_enabled=True,
                 open=False,
             )

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from posture.cost import PRICES, Estimate, report, runs_per_month
+from config import PROFILES
+from posture.cost import PRICES, Estimate, gives_up, report, runs_per_month
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,9 @@ def test_interface_endpoints_are_billed_per_zone(assemblies, estimates) -> None:
             for r in assembly.resources("network", "AWS::EC2::VPCEndpoint").values()
             if r["Properties"]["VpcEndpointType"] == "Interface"
         )
-        assert zone_hours > 0
-        assert estimates[name].by("item")["interface endpoints"] == pytest.approx(zone_hours * rate, abs=0.05)
+        # Only a profile whose functions and Glue run in the VPC needs interface endpoints.
+        assert (zone_hours > 0) == PROFILES[name].functions_in_vpc
+        assert estimates[name].by("item").get("interface endpoints", 0) == pytest.approx(zone_hours * rate, abs=0.05)
 
 
 def test_endpoint_instances_follow_the_variants(assemblies, estimates) -> None:
@@ -83,3 +85,29 @@ def test_report_names_the_top_drivers_and_the_switch(estimates) -> None:
     text = report(estimates)
     assert "top drivers" in text and "What a profile switch saves" in text
     assert "endpoint instances" in text and "interface endpoints" in text
+
+
+def test_the_lean_profile_idles_under_100_dollars_a_month(estimates) -> None:
+    assert estimates["lean"].total() < 100, report({"lean": estimates["lean"]})
+    assert estimates["lean"].total() < estimates["dev"].total() < estimates["prod"].total()
+
+
+def test_a_provisioned_stream_is_billed_per_shard(assemblies, estimates) -> None:
+    rate = json.loads((PRICES / "eu-west-1.json").read_text())["prices"]["kinesis_shard_hour"]["usd"]
+    for name, assembly in assemblies.items():
+        (stream,) = assembly.resources("ingest", "AWS::Kinesis::Stream").values()
+        shards = PROFILES[name].ingest.stream_shards
+        if shards is None:
+            assert stream["Properties"]["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+            continue
+        assert stream["Properties"]["ShardCount"] == shards
+        assert estimates[name].by("item")["Kinesis stream-hours"] == pytest.approx(shards * 730 * rate, abs=0.05)
+
+
+def test_a_cheaper_profile_says_what_it_gives_up(estimates) -> None:
+    losses = " ".join(gives_up("dev", "lean"))
+    for setting in ("vpc_workloads", "ingest.stream_shards", "serving.instance_type"):
+        assert f"`{setting}`" in losses
+    assert "gives up: `vpc_workloads`" in report({"dev": estimates["dev"], "lean": estimates["lean"]})
+    # Settings that only change numbers, or that prod raises, are not losses.
+    assert gives_up("dev", "prod") == []

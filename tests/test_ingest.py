@@ -17,9 +17,13 @@ def _output_of(value: dict) -> str:
     return value["Fn::GetStackOutput"]["OutputName"]
 
 
-def test_stream_is_on_demand_and_encrypted_with_the_data_key(assembly: Assembly) -> None:
+def test_stream_capacity_follows_the_profile_and_is_encrypted_with_the_data_key(assembly: Assembly) -> None:
     stream = _one(assembly, "AWS::Kinesis::Stream")
-    assert stream["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+    shards = PROFILES[assembly.profile].ingest.stream_shards
+    if shards is None:
+        assert stream["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"} and "ShardCount" not in stream
+    else:
+        assert stream["StreamModeDetails"] == {"StreamMode": "PROVISIONED"} and stream["ShardCount"] == shards
     assert stream["StreamEncryption"]["EncryptionType"] == "KMS"
     assert "DataKey" in _output_of(stream["StreamEncryption"]["KeyId"])
     assert stream["RetentionPeriodHours"] == PROFILES[assembly.profile].ingest.stream_retention_hours
@@ -44,11 +48,14 @@ def test_firehose_lands_valid_events_by_date_and_failures_under_errors(assembly:
     assert params["NumberOfRetries"] == "3"
 
 
-def test_transform_lambda_runs_in_the_vpc_with_limits_and_encrypted_logs(assembly: Assembly) -> None:
+def test_transform_lambda_runs_where_the_profile_says_with_limits_and_encrypted_logs(assembly: Assembly) -> None:
     fn = _one(assembly, "AWS::Lambda::Function")
     assert fn["Runtime"] == "python3.14" and fn["Architectures"] == ["arm64"]
     assert fn["Handler"] == "firehose_transform.handler.lambda_handler"
-    assert len(fn["VpcConfig"]["SubnetIds"]) == len(PROFILES[assembly.profile].availability_zones)
+    if PROFILES[assembly.profile].functions_in_vpc:
+        assert len(fn["VpcConfig"]["SubnetIds"]) == len(PROFILES[assembly.profile].availability_zones)
+    else:
+        assert "VpcConfig" not in fn
     assert fn.get("ReservedConcurrentExecutions") == PROFILES[assembly.profile].lambda_reserved_concurrency
     assert fn["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "MlPlatform/Ingest"
     assert len(fn["Layers"]) == 1
@@ -59,7 +66,13 @@ def test_transform_lambda_runs_in_the_vpc_with_limits_and_encrypted_logs(assembl
 
 
 def test_transform_security_group_has_no_ingress_and_no_egress(assembly: Assembly) -> None:
-    (sg,) = [g for k, g in assembly.resources("ingest", "AWS::EC2::SecurityGroup").items() if k.startswith("Transform")]
+    groups = [
+        g for k, g in assembly.resources("ingest", "AWS::EC2::SecurityGroup").items() if k.startswith("Transform")
+    ]
+    if not PROFILES[assembly.profile].functions_in_vpc:
+        assert groups == []
+        return
+    (sg,) = groups
     assert "SecurityGroupIngress" not in sg["Properties"]
     assert sg["Properties"]["SecurityGroupEgress"][0]["CidrIp"] == "255.255.255.255/32"
 

@@ -31,7 +31,8 @@ def test_interface_endpoints_cover_every_api_the_workloads_call(assembly: Assemb
     interface = {
         _service_suffix(r) for r in endpoints.values() if r["Properties"].get("VpcEndpointType") == "Interface"
     }
-    assert interface >= REQUIRED_ENDPOINTS
+    # Without functions or Glue in the VPC, SageMaker compute needs only the S3 gateway endpoint.
+    assert interface >= REQUIRED_ENDPOINTS if PROFILES[assembly.profile].functions_in_vpc else interface == set()
     assert all(
         r["Properties"].get("PrivateDnsEnabled")
         for r in endpoints.values()
@@ -63,6 +64,9 @@ def test_retraining_guard_reaches_dynamodb_through_the_gateway_endpoint(assembly
     (guard,) = [
         v for k, v in training.items() if v["Type"] == "AWS::Lambda::Function" and k.startswith("GuardFunction")
     ]
+    if not PROFILES[assembly.profile].functions_in_vpc:
+        assert "VpcConfig" not in guard["Properties"]
+        return
     subnets = {_subnet_of_output(assembly, s) for s in guard["Properties"]["VpcConfig"]["SubnetIds"]}
     associations = assembly.resources("network", "AWS::EC2::SubnetRouteTableAssociation").values()
     route_tables = {
@@ -91,7 +95,11 @@ def test_dynamodb_endpoint_admits_only_this_accounts_tables(assembly: Assembly) 
 def test_endpoint_security_group_admits_only_https_from_the_vpc(assembly: Assembly) -> None:
     profile = PROFILES[assembly.profile]
     groups = assembly.resources("network", "AWS::EC2::SecurityGroup")
-    sg = next(g for k, g in groups.items() if k.startswith("EndpointSecurityGroup"))
+    found = [g for k, g in groups.items() if k.startswith("EndpointSecurityGroup")]
+    assert len(found) == int(profile.functions_in_vpc)
+    if not found:
+        return
+    (sg,) = found
     assert sg["Properties"]["SecurityGroupIngress"] == [
         {
             "CidrIp": profile.vpc_cidr,
@@ -103,6 +111,24 @@ def test_endpoint_security_group_admits_only_https_from_the_vpc(assembly: Assemb
     ]
     # allow_all_outbound=False: CDK writes a single rule that matches no traffic.
     assert sg["Properties"]["SecurityGroupEgress"][0]["CidrIp"] == "255.255.255.255/32"
+
+
+def test_only_sagemaker_compute_is_in_the_vpc_where_the_profile_says_so(assembly: Assembly) -> None:
+    """vpc_workloads "sagemaker": no function and no Glue job or connection in the VPC, and each such
+    function acknowledges the packs' LambdaInsideVPC finding; SageMaker models and jobs stay in it."""
+    in_vpc = PROFILES[assembly.profile].functions_in_vpc
+    for stack in ("network", "alerts", "data-lake", "ingest", "training", "serving", "audit", "monitoring"):
+        for rid, res in assembly.template(stack)["Resources"].items():
+            props = res.get("Properties", {})
+            if res["Type"] == "AWS::Lambda::Function" and "Handler" in props and "lambda_handler" in props["Handler"]:
+                assert ("VpcConfig" in props) == in_vpc, rid
+                reasons = json.dumps(res.get("Metadata", {}))
+                assert ("LambdaInsideVPC" in reasons) == (not in_vpc), rid
+            if res["Type"] == "AWS::Glue::Job":
+                assert ("Connections" in props) == in_vpc, rid
+            if res["Type"] == "AWS::SageMaker::Model":
+                assert props["VpcConfig"]["Subnets"] and props["EnableNetworkIsolation"] is True, rid
+        assert (assembly.resources(stack, "AWS::Glue::Connection") != {}) == (in_vpc and stack == "data-lake")
 
 
 def test_no_ingress_from_anywhere(assembly: Assembly) -> None:

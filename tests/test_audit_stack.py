@@ -260,11 +260,6 @@ def test_security_key_admits_alarms_with_source_and_rules_by_topic_context(assem
     assert sorted(rules["Action"]) == sorted(alarms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
-def test_every_alarm_has_an_action(assembly: Assembly) -> None:
-    for alarm in assembly.resources(STACK, "AWS::CloudWatch::Alarm").values():
-        assert alarm["Properties"].get("AlarmActions")
-
-
 # --- ML control-plane rules -----------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from posture.contracts.model import Assembly
 from posture.metrics_catalog import CATALOG, emitted
+from posture.ml_pack.alarm_action import alarm_problems
 from tests.contracts import scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,11 +150,14 @@ def test_the_platform_s_own_metrics_are_what_its_handlers_emit(models, monkeypat
 
 
 def test_every_alarm_in_every_stack_notifies_a_topic_of_the_platform(model) -> None:
+    """One check with the ML pack's AlarmAction rule (posture/ml_pack/alarm_action.py) for "acts at all",
+    then the stricter platform rule: the action is one of the platform's topics."""
     silent, elsewhere = [], []
     for alarm in model.resources("AWS::CloudWatch::Alarm"):
+        silent += [f"{alarm.stack} {alarm.logical_id}: {p}" for p in alarm_problems(model, alarm)]
         actions = model.props(alarm).get("AlarmActions") or []
         if not actions:
-            silent.append(alarm.logical_id)
+            silent.append(f"{alarm.stack} {alarm.logical_id}: acts only through a rule, a rollback or a composite")
         for action in actions:
             target = model.find(action)
             if target is None or target.type != "AWS::SNS::Topic":

@@ -26,6 +26,7 @@ from constructs import Construct
 from ml_constructs.events import DeadLetterQueue
 from ml_constructs.iam import ManagedRole, logs_write
 from posture.checks import acknowledge_all_packs
+from posture.triage import FUNCTION_OUTSIDE_VPC
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS_DIR = ROOT / "lambdas"
@@ -187,10 +188,7 @@ class PythonFunction(Construct):
             acknowledge_all_packs(
                 self.function.node.default_child,
                 "LambdaInsideVPC",
-                "A development profile with vpc_workloads 'sagemaker' (lean): the function only calls AWS "
-                "APIs (over TLS, authorized by its least-privilege role) and reaches nothing inside the VPC, so "
-                "it runs in Lambda's network instead of paying for a dozen interface endpoints. Profiles "
-                "that keep data (retain) are refused this setting; dev and prod attach every function.",
+                FUNCTION_OUTSIDE_VPC,
             )
         self.failures = self._async_failures(package, async_invocation) if async_invocation else None
         acknowledge_all_packs(

@@ -44,6 +44,19 @@ ENI_AND_METRICS = (
     "Lambda, Glue and SageMaker need, cloudwatch:PutMetricData limited by namespace); each is a cdk-nag "
     "AwsSolutions-IAM5[Resource::*] finding acknowledged with its reason on the same role."
 )
+# A lean profile's decision (vpc_workloads "sagemaker"); cdk-nag's LambdaInsideVPC carries the same reason.
+FUNCTION_OUTSIDE_VPC = (
+    "A development profile with vpc_workloads 'sagemaker' (lean): the function only calls AWS APIs (over TLS, "
+    "authorized by its least-privilege role) and reaches nothing inside the VPC, so it runs in Lambda's network "
+    "instead of paying for a dozen interface endpoints. A profile that keeps data is refused this setting; "
+    "dev and prod attach every function."
+)
+
+
+def _outside_vpc(node: CfnResource) -> bool:
+    return _platform_function(node) and getattr(node, "vpc_config", None) is None
+
+
 KEY_POLICY = (
     "In a KMS key policy Resource '*' means this key only, and the CloudWatch Logs statement is AWS's "
     "documented one (kms:Describe* under the log-group encryption-context condition); parliament reads "
@@ -85,11 +98,13 @@ REGISTRY: tuple[S, ...] = (
       "with its service key.", _platform_function),
     *[S("checkov", rule, ("AWS::Lambda::Function",), PROVIDER, CDK_PROVIDER)
       for rule in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173")],
+    S("checkov", "CKV_AWS_117", ("AWS::Lambda::Function",), FUNCTION_OUTSIDE_VPC, _outside_vpc),
     S("checkov", "CKV_AWS_18", ("AWS::S3::Bucket",),
       "This is the server-access-log target; logging into itself would loop (CloudTrail records its API "
       "calls).", LOG_BUCKETS),
     # ---- cfn-guard (AWS Control Tower proactive controls) ----
     S("cfn-guard", "CT.LAMBDA.PR.3", ("AWS::Lambda::Function",), PROVIDER, CDK_PROVIDER),
+    S("cfn-guard", "CT.LAMBDA.PR.3", ("AWS::Lambda::Function",), FUNCTION_OUTSIDE_VPC, _outside_vpc),
     S("cfn-guard", "CT.S3.PR.2", ("AWS::S3::Bucket",),
       "This is the server-access-log target; logging into itself would loop (CloudTrail records its API "
       "calls).", LOG_BUCKETS),

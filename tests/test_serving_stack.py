@@ -168,7 +168,7 @@ def test_the_cdk_cli_keeps_previous_parameter_values_on_deploy() -> None:
 def test_a_deploy_after_an_approval_keeps_the_approved_model(assembly: Assembly) -> None:
     from botocore.stub import Stubber
 
-    from lambdas.model_deployer.logic import deploy_challenger
+    from lambdas.model_deployer.logic import deploy_package
 
     template = assembly.template("serving")
     stack = assembly.stack_name("serving")
@@ -195,7 +195,7 @@ def test_a_deploy_after_an_approval_keeps_the_approved_model(assembly: Assembly)
         cloudformation.meta.events.register(
             "provide-client-params.cloudformation.UpdateStack", lambda params, **_: sent.update(params)
         )
-        deploy_challenger(cloudformation, stack=stack, parameter=deployer["PACKAGE_PARAMETER"], package_arn=approved,
+        deploy_package(cloudformation, stack=stack, parameter=deployer["PACKAGE_PARAMETER"], package_arn=approved,
                           role_arn="arn:aws:iam::123456789012:role/deploy")  # fmt: skip
     assert sent["UsePreviousTemplate"] is True
     values = cloudformation_applies(template, values, sent["Parameters"])

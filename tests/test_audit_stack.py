@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
-from config import AuditSettings, ProfileError, get_profile
+from config import PROFILES, AuditSettings, ProfileError, get_profile
 from ml_constructs.security_signals import API_CALL, CIS_FILTERS
 from stacks.audit import AuditStack
 from tests.conftest import Assembly, app_with_project_flags
@@ -304,7 +304,8 @@ def test_endpoint_rules_expect_the_serving_roles(assembly: Assembly) -> None:
     endpoint = json.dumps(next(r for k, r in rules.items() if k.startswith("EndpointChanged")))
     weights = json.dumps(next(r for k, r in rules.items() if k.startswith("EndpointWeights")))
     assert f"mlops-{assembly.profile}-serving" in endpoint
-    assert "Promotion" in weights and "Promotion" not in endpoint
+    # Without a challenger there is no promotion: only deploys may change weights.
+    assert ("Promotion" in weights) == PROFILES[assembly.profile].serving.challenger and "Promotion" not in endpoint
 
 
 # --- profile settings and the organization-trail variant ----------------------------------------

@@ -288,6 +288,12 @@ def test_dev_shifts_all_at_once_then_bakes_and_prod_sends_a_canary_of_instances(
         ({"instance_type": "ml.m5d.large"}, "serving.instance_type", "known vCPU count"),
         ({"instance_type": "ml.p9.huge"}, "serving.instance_type", "INSTANCE_VCPUS"),
         ({"bake_minutes": 0}, "serving.bake_minutes", "from 1 to 60"),
+        # Without a challenger there is no parameter to take it: the model would never serve.
+        (
+            {"challenger": False, "challenger_package_arn": ARN.format("dev", 2)},
+            "serving.challenger_package_arn",
+            "None without a challenger",
+        ),
     ],
 )
 def test_the_profile_refuses_routing_and_instance_types_sagemaker_or_the_alarms_cannot_use(

@@ -184,11 +184,31 @@ def test_the_cdk_cli_keeps_previous_parameter_values_on_deploy() -> None:
     assert "--no-previous-parameters" not in makefile and re.search(r"^deploy:", makefile, re.M)
 
 
-def test_a_deploy_after_an_approval_keeps_the_approved_model(assembly: Assembly) -> None:
+def approve(stack: str, parameter: str, values: dict[str, str], package: str) -> dict:
+    """The UpdateStack request the deployer sends to approve ``package`` on a stack with these parameter values."""
     from botocore.stub import Stubber
 
     from lambdas.model_deployer.logic import deploy_package
 
+    cloudformation = boto3.client(
+        "cloudformation", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    sent: dict = {}
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", {"Stacks": [{
+            "StackName": stack, "StackStatus": "UPDATE_COMPLETE", "CreationTime": datetime(2026, 11, 27, tzinfo=UTC),
+            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]}]})  # fmt: skip
+        stub.add_response("update_stack", {"StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/s/1"})
+        cloudformation.meta.events.register(
+            "provide-client-params.cloudformation.UpdateStack", lambda params, **_: sent.update(params)
+        )
+        change = deploy_package(cloudformation, stack=stack, parameter=parameter, package_arn=package,
+                                role_arn="arn:aws:iam::123456789012:role/deploy")  # fmt: skip
+    assert change["started"] is True, change
+    return sent
+
+
+def test_a_deploy_after_an_approval_keeps_the_approved_model(assembly: Assembly) -> None:
     template = assembly.template("serving")
     stack = assembly.stack_name("serving")
     deployer = next(
@@ -202,20 +222,7 @@ def test_a_deploy_after_an_approval_keeps_the_approved_model(assembly: Assembly)
     values = cloudformation_applies(template, None, cdk_deploy_parameters(template, None, {}))
     assert model_of(template, variant, values).keys() == {"Image", "ModelDataUrl"}
     # 2. the approval: the deployer's real UpdateStack call, applied as CloudFormation applies it.
-    cloudformation = boto3.client(
-        "cloudformation", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    sent = {}
-    with Stubber(cloudformation) as stub:
-        stub.add_response("describe_stacks", {"Stacks": [{
-            "StackName": stack, "StackStatus": "UPDATE_COMPLETE", "CreationTime": datetime(2026, 11, 27, tzinfo=UTC),
-            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]}]})  # fmt: skip
-        stub.add_response("update_stack", {"StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/s/1"})
-        cloudformation.meta.events.register(
-            "provide-client-params.cloudformation.UpdateStack", lambda params, **_: sent.update(params)
-        )
-        deploy_package(cloudformation, stack=stack, parameter=deployer["PACKAGE_PARAMETER"], package_arn=approved,
-                          role_arn="arn:aws:iam::123456789012:role/deploy")  # fmt: skip
+    sent = approve(stack, deployer["PACKAGE_PARAMETER"], values, approved)
     assert sent["UsePreviousTemplate"] is True
     values = cloudformation_applies(template, values, sent["Parameters"])
     assert model_of(template, variant, values) == {"ModelPackageName": approved}

@@ -8,14 +8,12 @@ that does not exist (CloudWatch and IAM accept such names silently; they just ne
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 
 from config.profiles import PROFILES, derive
-from tests.test_serving_stack import ARN, _flat, cdk_deploy_parameters, cloudformation_applies, model_of
+from tests.test_serving_stack import ARN, _flat, approve, cdk_deploy_parameters, cloudformation_applies, model_of
 
 SOLO = derive(PROFILES["dev"], name="solo", serving={"challenger": False, "instance_type": "ml.t2.medium"})
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890a"
@@ -118,31 +116,13 @@ def test_no_promotion_function_or_schedule_and_approvals_start_the_deployer(temp
 
 
 def test_an_approval_replaces_the_champion_and_a_later_deploy_keeps_it(templates) -> None:
-    from botocore.stub import Stubber
-
-    from lambdas.model_deployer.logic import deploy_package
-
-    template, stack = templates["serving"], "mlops-solo-serving"
+    template = templates["serving"]
     (deployer,) = [f["Properties"]["Environment"]["Variables"] for k, f in template["Resources"].items()
                    if k.startswith("Deployer") and f["Type"] == "AWS::Lambda::Function"]  # fmt: skip
     values = cloudformation_applies(template, None, cdk_deploy_parameters(template, None, {}))
     assert model_of(template, "champion", values).keys() == {"Image", "ModelDataUrl"}
-    cloudformation = boto3.client(
-        "cloudformation", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    sent: dict = {}
     approved = ARN.format("solo", 3)
-    with Stubber(cloudformation) as stub:
-        stub.add_response("describe_stacks", {"Stacks": [{
-            "StackName": stack, "StackStatus": "CREATE_COMPLETE", "CreationTime": datetime(2026, 11, 28, tzinfo=UTC),
-            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]}]})  # fmt: skip
-        stub.add_response("update_stack", {"StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/s/1"})
-        cloudformation.meta.events.register(
-            "provide-client-params.cloudformation.UpdateStack", lambda params, **_: sent.update(params)
-        )
-        change = deploy_package(cloudformation, stack=stack, parameter=deployer["PACKAGE_PARAMETER"],
-                                package_arn=approved, role_arn="arn:aws:iam::123456789012:role/deploy")  # fmt: skip
-    assert change["started"] is True
+    sent = approve("mlops-solo-serving", deployer["PACKAGE_PARAMETER"], values, approved)
     values = cloudformation_applies(template, values, sent["Parameters"])
     assert model_of(template, "champion", values) == {"ModelPackageName": approved}
     after = cloudformation_applies(template, values, cdk_deploy_parameters(template, values, {}))

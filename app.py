@@ -107,7 +107,7 @@ AuditStack(
         alerts.topic_key,
         network.flow_log_key,
     ],
-    weight_setter_arns=[serving.promotion.role.iam_role.role_arn],
+    weight_setter_arns=serving.weight_setter_arns,
     endpoint_deployer_arns=[serving.deploy_role.iam_role.role_arn],
     **common,
 )

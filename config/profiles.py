@@ -124,6 +124,10 @@ class TrainingSettings:
 class ServingSettings:
     """The A/B endpoint: variants, capacity, deployment guardrails, alarms, promotion rule."""
 
+    # False: one production variant, the champion; an approved package replaces it (blue/green, under
+    # the rollback alarms) and there is nothing to promote: challenger_weight, min_challenger_invocations,
+    # max_error_rate_increase, max_latency_ratio and promotion_* are then ignored.
+    challenger: bool = True
     # Defaults of the serving stack's package parameters (approved model package ARNs); None means
     # the project's bootstrap model. Only a first deploy uses them: later deploys keep the
     # parameters' previous values (what the approval flow set).
@@ -385,6 +389,9 @@ class Profile:
                 self._fail(
                     f"serving.{key}", value, "None or a model package ARN (arn:aws:sagemaker:...:model-package/group/N)"
                 )
+        if not sv.challenger and sv.challenger_package_arn is not None:
+            # A default the template would have no parameter for: the model would never serve.
+            self._fail("serving.challenger_package_arn", sv.challenger_package_arn, "None without a challenger")
         if not 0 <= sv.challenger_weight <= 0.5:
             self._fail("serving.challenger_weight", sv.challenger_weight, "a share of traffic from 0 to 0.5")
         if sv.instance_type not in INSTANCE_VCPUS:

@@ -1,4 +1,4 @@
-"""A real-time SageMaker endpoint with champion and challenger variants.
+"""A real-time SageMaker endpoint with champion and challenger variants (or the champion alone).
 
 Models run in the VPC's workload subnets (every zone) with network isolation;
 each variant serves the approved model package its stack parameter names, or
@@ -29,13 +29,15 @@ from config import ServingSettings
 from config.names import DATA_CAPTURE_PREFIX
 from ml_constructs.alarms import build_alarms
 from ml_constructs.endpoint_watch import (
+    CHALLENGER,
+    CHAMPION,
     SHADOW,
-    VARIANTS,
     deployment_config,
     endpoint_dashboard,
     rollback_alarm_names,
     variant_alarm_specs,
     variant_metric,
+    variants,
 )
 from ml_constructs.training_pipeline import xgboost_image
 from pipelines.data import spec as specs
@@ -46,7 +48,11 @@ from posture.checks import acknowledge
 class AbEndpoint(Construct):
     """Champion/challenger endpoint with guardrails, autoscaling, alarms and a dashboard.
 
-    Attributes: ``endpoint`` (``CfnEndpoint``), ``endpoint_name`` (token),
+    Without a challenger (``settings.challenger`` False) the champion is the one production
+    variant and takes all the traffic; alarms, autoscaling and the dashboard cover the variants
+    that exist.
+
+    Attributes: ``variants`` (the production variants' names), ``endpoint`` (``CfnEndpoint``), ``endpoint_name`` (token),
     ``models`` (variant -> ``CfnModel``), ``bootstrap_conditions`` (variant ->
     ``CfnCondition``, true while the variant serves the bootstrap model),
     ``rollback_alarm_names``, ``alarms``, ``dashboard``.
@@ -55,7 +61,8 @@ class AbEndpoint(Construct):
     :param settings: capacity, guardrails, alarms (from the profile).
     :param dataset: the data-set spec the bootstrap model was trained on (its features).
     :param packages: variant -> the model package ARN it serves, a token of a stack
-        parameter ("" = the bootstrap model); a shadow variant exists when given one.
+        parameter ("" = the bootstrap model): one per production variant of ``settings``,
+        and a shadow variant exists when given one.
     :param role_arn: the models' execution role.
     :param vpc, subnets, security_group: where the models run.
     :param volume_key: KMS key for instance volumes and captured data.
@@ -83,6 +90,9 @@ class AbEndpoint(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.settings = settings
+        self.variants = variants(settings)
+        if set(packages) - {SHADOW} != set(self.variants):
+            raise ValueError(f"packages name {sorted(packages)}; the endpoint's variants are {list(self.variants)}")
         bootstrap_model = bootstrap_artifact(dataset.name, specs.features(dataset))
         self.bootstrap = assets.Asset(self, "BootstrapModel", path=str(bootstrap_model))
         subnet_ids = vpc.select_subnets(subnet_group_name=subnets.subnet_group_name).subnet_ids
@@ -117,7 +127,11 @@ class AbEndpoint(Construct):
                     "parameter's AllowedPattern then admits only package ARNs of the platform's group.",
                 )
 
-        weights = {"champion": 1.0 - settings.challenger_weight, "challenger": settings.challenger_weight}
+        weights = (
+            {CHAMPION: 1.0 - settings.challenger_weight, CHALLENGER: settings.challenger_weight}
+            if settings.challenger
+            else {CHAMPION: 1.0}
+        )
 
         def variant_property(variant: str, weight: float | None = None):
             return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
@@ -131,7 +145,7 @@ class AbEndpoint(Construct):
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            production_variants=[variant_property(v, weights[v]) for v in VARIANTS],
+            production_variants=[variant_property(v, weights[v]) for v in self.variants],
             shadow_production_variants=[variant_property(SHADOW)] if SHADOW in self.models else None,
             kms_key_id=volume_key.key_arn,
             data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
@@ -149,7 +163,7 @@ class AbEndpoint(Construct):
             ),
         )
 
-        self.rollback_alarm_names = rollback_alarm_names(name)
+        self.rollback_alarm_names = rollback_alarm_names(name, settings)
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
@@ -173,7 +187,11 @@ class AbEndpoint(Construct):
             variant_alarm_specs(name=name, endpoint_name=self.endpoint_name, settings=settings, topic=alarm_topic),
         )
         self.dashboard = endpoint_dashboard(
-            self, name=name, endpoint_name=self.endpoint_name, rollback_alarms=self.rollback_alarm_names
+            self,
+            name=name,
+            endpoint_name=self.endpoint_name,
+            settings=settings,
+            rollback_alarms=self.rollback_alarm_names,
         )
 
     def metric(
@@ -186,7 +204,7 @@ class AbEndpoint(Construct):
         settings = self.settings
         if not settings.autoscaling:
             return
-        for variant in VARIANTS:
+        for variant in self.variants:
             target = appscaling.ScalableTarget(
                 self,
                 f"{variant.capitalize()}Scaling",

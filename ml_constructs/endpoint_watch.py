@@ -15,11 +15,20 @@ from config import ServingSettings
 from config.profiles import INSTANCE_VCPUS
 from ml_constructs.alarms import BELOW, AlarmSpec
 
-VARIANTS = ("champion", "challenger")
-SHADOW = "shadow"
-# A blue/green update rolls back when one of these fires for either variant.
+CHAMPION, CHALLENGER, SHADOW = "champion", "challenger", "shadow"
+# A blue/green update rolls back when one of these fires for any variant.
 ROLLBACK_KINDS = ("5xx-rate", "p99-latency")
 _INSTANCE = "/aws/sagemaker/Endpoints"
+
+
+def variants(settings: ServingSettings) -> tuple[str, ...]:
+    """The endpoint's production variants: the champion, and the challenger unless the profile has none."""
+    return (CHAMPION, CHALLENGER) if settings.challenger else (CHAMPION,)
+
+
+def approved_variant(settings: ServingSettings) -> str:
+    """The variant a newly approved package replaces: the challenger, or the champion when it is alone."""
+    return variants(settings)[-1]
 
 
 def variant_metric(
@@ -40,8 +49,9 @@ def variant_metric(
     )
 
 
-def rollback_alarm_names(name: str) -> list[str]:
-    return [f"{name}-{v}-{kind}" for v in VARIANTS for kind in ROLLBACK_KINDS]
+def rollback_alarm_names(name: str, settings: ServingSettings) -> list[str]:
+    """The alarms a blue/green update rolls back on: ``<name>-<variant>-<kind>`` of every variant."""
+    return [f"{name}-{v}-{kind}" for v in variants(settings) for kind in ROLLBACK_KINDS]
 
 
 def variant_alarm_specs(
@@ -75,7 +85,7 @@ def variant_alarm_specs(
         )
 
     specs = []
-    for variant in VARIANTS:
+    for variant in variants(settings):
         specs += [
             spec(variant, "5xx-rate", "Server errors above 1% of requests", rate("Invocation5XXErrors", variant), 0.01, 2),
             spec(variant, "4xx-rate", "Client errors above 5% of requests", rate("Invocation4XXErrors", variant), 0.05, 5),
@@ -98,13 +108,16 @@ def variant_alarm_specs(
     return specs
 
 
-def endpoint_dashboard(scope: Construct, *, name: str, endpoint_name: str, rollback_alarms: list[str]) -> cw.Dashboard:
-    """Champion and challenger side by side (construct id ``Dashboard`` in ``scope``)."""
+def endpoint_dashboard(
+    scope: Construct, *, name: str, endpoint_name: str, settings: ServingSettings, rollback_alarms: list[str]
+) -> cw.Dashboard:
+    """Every production variant, side by side (construct id ``Dashboard`` in ``scope``)."""
+    shown = variants(settings)
     dashboard = cw.Dashboard(scope, "Dashboard", dashboard_name=f"{name}-endpoint")
+    lead = "Champion and challenger side by side" if CHALLENGER in shown else "The champion, alone"
     dashboard.add_widgets(
         cw.TextWidget(
-            markdown=f"# {name} endpoint\nChampion and challenger side by side; rollback alarms: "
-            + ", ".join(rollback_alarms),
+            markdown=f"# {name} endpoint\n{lead}; rollback alarms: " + ", ".join(rollback_alarms),
             width=24,
             height=2,
         )
@@ -118,7 +131,7 @@ def endpoint_dashboard(scope: Construct, *, name: str, endpoint_name: str, rollb
         ("CPU %", "CPUUtilization", "Average", _INSTANCE),
         ("Memory %", "MemoryUtilization", "Average", _INSTANCE),
     ):
-        left = [variant_metric(endpoint_name, metric_name, v, statistic, namespace).with_(label=v) for v in VARIANTS]
+        left = [variant_metric(endpoint_name, metric_name, v, statistic, namespace).with_(label=v) for v in shown]
         dashboard.add_widgets(cw.GraphWidget(title=title, width=12, left=left))
     return dashboard
 

@@ -8,7 +8,6 @@ from aws_cdk import aws_kinesis as kinesis
 from constructs import Construct
 
 from lambdas.monitoring_publisher.logic import NAMESPACE
-from ml_constructs.ab_endpoint import VARIANTS
 from ml_constructs.etl_metrics import etl_metric, reject_ratio
 
 FIVE, HOUR = Duration.minutes(5), Duration.hours(1)
@@ -21,10 +20,15 @@ def _metric(namespace: str, metric_name: str, dimensions: dict, statistic: str =
                      dimensions_map=dimensions, label=label or metric_name)  # fmt: skip
 
 
-def ops_dashboard(scope: Construct, *, name: str, title: str, endpoint_name: str, pipeline_name: str,
-                  stream: kinesis.IStream, etl_job_name: str, alarms: list[cw.Alarm]) -> cw.Dashboard:  # fmt: skip
+def ops_dashboard(scope: Construct, *, name: str, title: str, endpoint_name: str, variants: tuple[str, ...],
+                  promotion: bool, pipeline_name: str, stream: kinesis.IStream, etl_job_name: str,
+                  alarms: list[cw.Alarm]) -> cw.Dashboard:  # fmt: skip
     """The dashboard ``<name>-ml-operations`` in ``scope`` (construct id "Dashboard": it keeps its logical id,
-    and so its name, where the stack had it)."""
+    and so its name, where the stack had it).
+
+    :param variants: the endpoint's production variants (one line each in the per-variant widgets).
+    :param promotion: whether the serving stack runs the A/B promotion (its decisions widget).
+    """
 
     def variant(metric_name: str, v: str, statistic: str = "Sum") -> cw.Metric:
         return _metric("AWS/SageMaker", metric_name, {"EndpointName": endpoint_name, "VariantName": v}, statistic,
@@ -51,15 +55,18 @@ def ops_dashboard(scope: Construct, *, name: str, title: str, endpoint_name: str
     dashboard.add_widgets(cw.TextWidget(markdown=title, width=24, height=2))
     dashboard.add_widgets(
         cw.GraphWidget(title="Invocations per variant", width=WIDTH,
-                       left=[variant("Invocations", v) for v in VARIANTS]),
+                       left=[variant("Invocations", v) for v in variants]),
         cw.GraphWidget(title="5XX errors per variant", width=WIDTH,
-                       left=[variant("Invocation5XXErrors", v) for v in VARIANTS]),
+                       left=[variant("Invocation5XXErrors", v) for v in variants]),
         cw.GraphWidget(title="Model latency p99 per variant (us)", width=WIDTH,
-                       left=[variant("ModelLatency", v, "p99") for v in VARIANTS]),
+                       left=[variant("ModelLatency", v, "p99") for v in variants]),
     )  # fmt: skip
-    dashboard.add_widgets(
+    promotion_widgets = [
         cw.GraphWidget(title="A/B promotion decisions and errors", width=WIDTH,
                        left=[serving("PromotionDecisions"), serving("PromotionErrors")]),
+    ] if promotion else []  # fmt: skip
+    dashboard.add_widgets(
+        *promotion_widgets,
         cw.GraphWidget(title="Training pipeline executions", width=WIDTH,
                        left=[pipeline(m) for m in ("ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed")]),
         cw.GraphWidget(
@@ -74,11 +81,11 @@ def ops_dashboard(scope: Construct, *, name: str, title: str, endpoint_name: str
         cw.GraphWidget(title="ETL rows curated and rejected, reject ratio", width=WIDTH,
                        left=[etl_metric("CuratedRows"), etl_metric("RejectedRows")], right=[reject_ratio()]),
         cw.GraphWidget(title="Drifted features and prediction drift per variant", width=WIDTH,
-                       left=[monitoring("DriftedFeatures", v) for v in VARIANTS],
-                       right=[monitoring("PredictionDrift", v) for v in VARIANTS]),
+                       left=[monitoring("DriftedFeatures", v) for v in variants],
+                       right=[monitoring("PredictionDrift", v) for v in variants]),
         cw.GraphWidget(title="AUC and data-quality violations per variant", width=WIDTH,
-                       left=[monitoring("Auc", v, "Minimum") for v in VARIANTS],
-                       right=[monitoring("QualityViolations", v) for v in VARIANTS]),
+                       left=[monitoring("Auc", v, "Minimum") for v in variants],
+                       right=[monitoring("QualityViolations", v) for v in variants]),
     )  # fmt: skip
     dashboard.add_widgets(
         cw.GraphWidget(title="What monitoring could not judge (1 = yes)", width=WIDTH,

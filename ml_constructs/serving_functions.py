@@ -65,6 +65,7 @@ def promotion_function(
 def deployer_function(
     stack: Stack,
     *,
+    variant: str,
     package_parameter: str,
     deploy_role_arn: str,
     group: str,
@@ -72,12 +73,12 @@ def deployer_function(
     data_key: kms.IKey,
     common: dict[str, Any],
 ) -> PythonFunction:
-    """Makes an approved package the challenger: updates ``package_parameter`` through the deploy role."""
+    """Makes an approved package the ``variant``: updates ``package_parameter`` through the deploy role."""
     deployer = PythonFunction(
         stack,
         "Deployer",
         package="model_deployer",
-        description="Makes a newly approved model package the challenger through a stack update",
+        description=f"Makes a newly approved model package the {variant} through a stack update",
         environment={
             "STACK_NAME": stack.stack_name,
             "PACKAGE_PARAMETER": package_parameter,

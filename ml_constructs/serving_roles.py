@@ -62,6 +62,7 @@ def sagemaker_arn(stack: Stack, resource: str, resource_name: str = "*") -> str:
 def deploy_role(
     stack: Stack,
     *,
+    variant: str,
     group: str,
     data_key: kms.IKey,
     rollback_alarms: list[str],
@@ -69,8 +70,8 @@ def deploy_role(
     model_role_arn: str,
     resource_prefix: str,
 ) -> ManagedRole:
-    """CloudFormation's role for the approval flow's stack updates: only what that update does
-    (construct id ``DeployRole`` in ``stack``).
+    """CloudFormation's role for the approval flow's stack updates of the ``variant``'s package: only what
+    that update does (construct id ``DeployRole`` in ``stack``).
 
     The update replaces a model and the endpoint config (create, tag, delete in cleanup or on
     rollback) and updates the endpoint under its guardrails (rollback alarms, KMS volume key).
@@ -86,7 +87,7 @@ def deploy_role(
         stack,
         "DeployRole",
         assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
-        description="CloudFormation, for the approval flow's challenger updates of the serving stack",
+        description=f"CloudFormation, for the approval flow's {variant} updates of the serving stack",
         statements=[
             iam.PolicyStatement(
                 sid="ModelsAndConfigs",

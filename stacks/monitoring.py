@@ -15,6 +15,7 @@ from constructs import Construct
 
 from lambdas.monitoring_publisher.logic import BUSINESS_METRIC, NAMESPACE
 from ml_constructs.drift_job import PortableDriftJob
+from ml_constructs.endpoint_watch import variants
 from ml_constructs.events import MAX_EVENT_AGE, DeadLetterQueue, object_created
 from ml_constructs.lambdas import PythonFunction
 from ml_constructs.model_monitor import ModelMonitorSchedules
@@ -31,7 +32,8 @@ class MonitoringStack(PlatformStack):
     Attributes: ``engine`` (``PortableDriftJob`` or ``ModelMonitorSchedules``), ``publisher``
     (turns reports and job failures into CloudWatch metrics), ``alarms`` (name -> alarm),
     ``retrain_alarm_names`` (those the training stack's retraining rule picks up),
-    ``business_metric`` ("Namespace|MetricName" of the per-variant AUC for the A/B promotion),
+    ``business_metric`` ("Namespace|MetricName" of the per-variant AUC for the A/B promotion; None
+    when the profile has no challenger, so no promotion),
     ``dashboard``.
 
     :param vpc: the platform VPC; ``workload_subnets`` selects where jobs and the function run.
@@ -95,7 +97,8 @@ class MonitoringStack(PlatformStack):
             )
         else:
             self.engine = ModelMonitorSchedules(self, "ModelMonitor", **engine_args)
-        self.business_metric = f"{NAMESPACE}|{BUSINESS_METRIC}"
+        promotion = self.profile.serving.challenger
+        self.business_metric = f"{NAMESPACE}|{BUSINESS_METRIC}" if promotion else None
 
         environment, baselines = {"ENDPOINT_NAME": endpoint_name}, []
         if isinstance(self.engine, ModelMonitorSchedules):
@@ -178,10 +181,12 @@ class MonitoringStack(PlatformStack):
         self.retrain_alarm_prefix = retrain_alarm_prefix
         self.retrain_alarm_names = sorted(n for n in self.alarms if n.startswith(retrain_alarm_prefix))
         self.dashboard = ops_dashboard(
-            self, name=name, endpoint_name=endpoint_name, pipeline_name=pipeline_name, stream=ingest_stream,
-            etl_job_name=etl_job_name, alarms=list(self.alarms.values()),
-            title=f"# ML operations ({self.profile.name})\nEndpoint, promotion, pipeline, ingest, ETL and monitoring "
-            f"({settings.engine} engine).",
+            self, name=name, endpoint_name=endpoint_name, variants=variants(self.profile.serving), promotion=promotion,
+            pipeline_name=pipeline_name, stream=ingest_stream, etl_job_name=etl_job_name,
+            alarms=list(self.alarms.values()),
+            title=f"# ML operations ({self.profile.name})\nEndpoint, {'promotion, ' if promotion else ''}pipeline, "
+            f"ingest, ETL and monitoring ({settings.engine} engine).",
         )  # fmt: skip
         CfnOutput(self, "MonitoringEngine", value=settings.engine)
-        CfnOutput(self, "BusinessMetric", value=self.business_metric)
+        if self.business_metric:
+            CfnOutput(self, "BusinessMetric", value=self.business_metric)

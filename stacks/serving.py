@@ -1,4 +1,4 @@
-"""Serving stack: the A/B endpoint, its promotion rule, and the approval-to-challenger flow."""
+"""Serving stack: the A/B endpoint, its promotion rule, and the approval-to-challenger flow (or to the lone champion)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from constructs import Construct
 
 from config import names
 from ml_constructs.ab_endpoint import AbEndpoint
-from ml_constructs.endpoint_watch import SHADOW, VARIANTS
+from ml_constructs.endpoint_watch import CHALLENGER, CHAMPION, SHADOW, approved_variant
 from ml_constructs.events import DeadLetterQueue
 from ml_constructs.lambdas import AsyncInvocation, PythonFunction
 from ml_constructs.serving_functions import deployer_function, promotion_function
@@ -29,15 +29,17 @@ class ServingStack(PlatformStack):
     - ``endpoint``: an ``AbEndpoint`` (models in the VPC, canary deployments with
       auto-rollback, autoscaling per variant, alarms, dashboard).
     - ``promotion``: a Lambda on the profile's schedule that compares the variants
-      and shifts weights (or rolls back, or holds; dry-run from the profile).
+      and shifts weights (or rolls back, or holds; dry-run from the profile);
+      None without a challenger (nothing to promote).
+    - ``weight_setter_arns``: roles that shift variant weights (the promotion's; none without it).
     - ``deployer``: a Lambda on model-package approval that makes the approved
-      package the challenger: a stack update (previous template, the challenger
-      parameter changed) under ``deploy_role``, so CloudFormation owns the
-      endpoint and the guardrails apply.
+      package the challenger (the champion when the profile has no challenger): a
+      stack update (previous template, that variant's parameter changed) under
+      ``deploy_role``, so CloudFormation owns the endpoint and the guardrails apply.
     - ``package_parameters``: variant -> ``CfnParameter`` (``ChampionPackageArn``,
-      ``ChallengerPackageArn``, ``ShadowPackageArn`` when the profile has a shadow);
-      "" serves the bootstrap model. The profile's ARNs are only their defaults:
-      ``cdk deploy`` keeps previous values, so a deploy never undoes an approval.
+      ``ChallengerPackageArn`` when the profile has a challenger, ``ShadowPackageArn``
+      when it has a shadow); "" serves the bootstrap model. The profile's ARNs are only
+      their defaults: ``cdk deploy`` keeps previous values, so a deploy never undoes an approval.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class ServingStack(PlatformStack):
         super().__init__(scope, construct_id, **kwargs)
         settings = self.profile.serving
         name = f"{names.resource_prefix(self.profile.name)}-churn"
+        approved = approved_variant(settings)
 
         self.security_group = ec2.SecurityGroup(
             self, "ModelSecurityGroup", vpc=vpc, description="Endpoint model containers: no ingress",
@@ -103,6 +106,7 @@ class ServingStack(PlatformStack):
         )
         self.deploy_role = deploy_role(
             self,
+            variant=approved,
             group=model_package_group,
             data_key=data_key,
             rollback_alarms=rollback_alarms,
@@ -113,7 +117,9 @@ class ServingStack(PlatformStack):
 
         endpoint_arn = self.format_arn(service="sagemaker", resource="endpoint", resource_name="*")
         self.dead_letter_queue = DeadLetterQueue(
-            self, "DeadLetters", purpose="the promotion and deployment triggers"
+            self,
+            "DeadLetters",
+            purpose="the promotion and deployment triggers" if settings.challenger else "the deployment trigger",
         ).queue
         common = {
             "vpc": vpc,
@@ -123,12 +129,19 @@ class ServingStack(PlatformStack):
             "api_cidr": self.profile.vpc_cidr,
             "async_invocation": AsyncInvocation(alarm_topic=alarm_topic),
         }
-        self.promotion = promotion_function(
-            self, settings=settings, endpoint_name=self.endpoint.endpoint_name, endpoint_arn=endpoint_arn, common=common
-        )
+        self.promotion = (
+            promotion_function(
+                self, settings=settings, endpoint_name=self.endpoint.endpoint_name, endpoint_arn=endpoint_arn,
+                common=common,
+            )
+            if settings.challenger
+            else None
+        )  # fmt: skip
+        self.weight_setter_arns = [self.promotion.role.iam_role.role_arn] if self.promotion else []
         self.deployer = deployer_function(
             self,
-            package_parameter=self.package_parameters["challenger"].logical_id,
+            variant=approved,
+            package_parameter=self.package_parameters[approved].logical_id,
             deploy_role_arn=self.deploy_role.iam_role.role_arn,
             group=model_package_group,
             artifact_bucket=artifact_bucket,
@@ -141,14 +154,15 @@ class ServingStack(PlatformStack):
                 fn.function, dead_letter_queue=self.dead_letter_queue, retry_attempts=2, max_event_age=Duration.hours(1)
             )
 
-        events.Rule(
-            self, "PromotionSchedule", description="Compare the variants and move traffic",
-            schedule=events.Schedule.expression(settings.promotion_schedule), targets=[target(self.promotion)],
-        )  # fmt: skip
+        if self.promotion:
+            events.Rule(
+                self, "PromotionSchedule", description="Compare the variants and move traffic",
+                schedule=events.Schedule.expression(settings.promotion_schedule), targets=[target(self.promotion)],
+            )  # fmt: skip
         events.Rule(
             self,
             "OnModelApproved",
-            description="A newly approved churn model becomes the challenger",
+            description=f"A newly approved churn model becomes the {approved}",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
                 detail_type=["SageMaker Model Package State Change"],
@@ -158,7 +172,7 @@ class ServingStack(PlatformStack):
         )
 
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name)
-        CfnOutput(self, "VariantNames", value=",".join(VARIANTS))
+        CfnOutput(self, "VariantNames", value=",".join(self.endpoint.variants))
         for variant, condition in self.endpoint.bootstrap_conditions.items():
             CfnOutput(
                 self,
@@ -171,7 +185,9 @@ class ServingStack(PlatformStack):
 
     def _package_parameters(self, group: str) -> dict[str, CfnParameter]:
         settings = self.profile.serving
-        defaults = {"champion": settings.champion_package_arn, "challenger": settings.challenger_package_arn}
+        defaults = {CHAMPION: settings.champion_package_arn}
+        if settings.challenger:
+            defaults[CHALLENGER] = settings.challenger_package_arn
         if settings.shadow_package_arn:
             defaults[SHADOW] = settings.shadow_package_arn
         # Only versions of this stack's model package group, in its region; "" = the bootstrap model.
@@ -185,7 +201,7 @@ class ServingStack(PlatformStack):
                 allowed_pattern=pattern,
                 constraint_description=f"an approved model package ARN of group {group} in {self.region}, or empty",
                 description=f"Model package the {variant} variant serves (empty: the bootstrap model). "
-                "Later deploys keep the previous value; the approval flow sets the challenger.",
+                f"Later deploys keep the previous value; the approval flow sets the {approved_variant(settings)}.",
             )
             for variant, default in defaults.items()
         }

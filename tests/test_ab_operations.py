@@ -35,7 +35,7 @@ from lambdas.model_deployer.logic import (
     baseline_prefix,
     check_package,
     copy_baselines,
-    deploy_challenger,
+    deploy_package,
 )
 from ml_constructs.monitoring import BASELINE_PREFIX
 
@@ -505,9 +505,7 @@ def expected_update(package: str = PACKAGE) -> dict:
 
 
 def deploy(cloudformation, package: str = PACKAGE) -> dict:
-    return deploy_challenger(
-        cloudformation, stack=STACK, parameter=PARAMETER, package_arn=package, role_arn=DEPLOY_ROLE
-    )
+    return deploy_package(cloudformation, stack=STACK, parameter=PARAMETER, package_arn=package, role_arn=DEPLOY_ROLE)
 
 
 def test_an_approved_package_becomes_the_challenger_through_a_stack_update() -> None:

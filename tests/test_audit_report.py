@@ -113,3 +113,17 @@ def test_scan_copies_replace_cross_stack_references_by_the_producers_value(tmp_p
     props = json.loads(copy.path.read_text())["Resources"]["Logs"]["Properties"]
     assert props["KmsKeyId"].startswith("arn:aws:kms:eu-west-1:123456789012:key/")
     assert props["LogGroupName"] == {"Ref": "AWS::StackName"}
+
+
+def test_only_an_endpoint_with_two_production_variants_is_evidence_of_ab_testing() -> None:
+    from posture.audit.practices import resolve
+
+    def config(*names: str) -> dict:
+        variants = [{"VariantName": n, "InitialInstanceCount": 1, "InstanceType": "ml.t2.medium"} for n in names]
+        return {"Resources": {"Config": {"Type": "AWS::SageMaker::EndpointConfig",
+                                         "Properties": {"ProductionVariants": variants}}}}  # fmt: skip
+
+    ab = [Template("dev", "serving", None, config("champion", "challenger"))]  # type: ignore[arg-type]
+    solo = [Template("solo", "serving", None, config("champion"))]  # type: ignore[arg-type]
+    assert resolve(ab).get("ab-testing") == ["dev/serving/Config"]
+    assert "ab-testing" not in resolve(solo)

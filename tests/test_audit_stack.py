@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
-from config import AuditSettings, ProfileError, get_profile
+from config import PROFILES, AuditSettings, ProfileError, get_profile
 from ml_constructs.security_signals import API_CALL, CIS_FILTERS
 from stacks.audit import AuditStack
 from tests.conftest import Assembly, app_with_project_flags
@@ -297,9 +297,12 @@ def test_changes_by_cdk_deploy_are_expected_everywhere_else_alert(assembly: Asse
 def test_endpoint_rules_expect_the_serving_roles(assembly: Assembly) -> None:
     rules = assembly.resources(STACK, "AWS::Events::Rule")
     endpoint = json.dumps(next(r for k, r in rules.items() if k.startswith("EndpointChanged")))
-    weights = json.dumps(next(r for k, r in rules.items() if k.startswith("EndpointWeights")))
+    weights = next(r for k, r in rules.items() if k.startswith("EndpointWeights"))
     assert f"mlops-{assembly.profile}-serving" in endpoint
-    assert "Promotion" in weights and "Promotion" not in endpoint
+    assert "Promotion" not in endpoint
+    # Without a challenger there is no promotion function: only deploys may change weights.
+    excluded = json.dumps(weights["Properties"]["EventPattern"])
+    assert ("Promotion" in excluded) == PROFILES[assembly.profile].serving.challenger
 
 
 # --- profile settings and the organization-trail variant ----------------------------------------

@@ -221,10 +221,12 @@ def test_portable_alarms_watch_metrics_the_publisher_really_emits(assembly: Asse
 def test_the_dashboard_covers_endpoint_promotion_pipeline_ingest_etl_and_drift(assembly: Assembly) -> None:
     (dashboard,) = assembly.resources("monitoring", "AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
-    for needle in ("Invocations", "ModelLatency", "PromotionDecisions", "ExecutionFailed",
+    for needle in ("Invocations", "ModelLatency", "ExecutionFailed",
                    "IteratorAgeMilliseconds", "RecordsFailed", "glue.driver", "RejectedRows", "CuratedRows", "DriftedFeatures",
                    "Auc", "BaselineMissing", "NoCapturedData"):  # fmt: skip
         assert needle in body, needle
+    # The promotion's decisions where it runs: the profile has a challenger.
+    assert ("PromotionDecisions" in body) == PROFILES[assembly.profile].serving.challenger
 
 
 def test_the_publisher_reacts_to_reports_and_job_failures(assembly: Assembly) -> None:

@@ -20,13 +20,26 @@ def _one(assembly: Assembly, cfn_type: str) -> dict:
     return resource["Properties"]
 
 
-def test_two_production_variants_with_profile_weights_and_capacity(assembly: Assembly) -> None:
+def _variants(assembly: Assembly) -> tuple[str, ...]:
+    """The profile's production variants: champion and challenger, or the champion alone."""
+    return ("champion", "challenger") if PROFILES[assembly.profile].serving.challenger else ("champion",)
+
+
+def _approved(assembly: Assembly) -> str:
+    """The variant an approved package replaces."""
+    return _variants(assembly)[-1]
+
+
+def test_production_variants_with_profile_weights_and_capacity(assembly: Assembly) -> None:
     settings = PROFILES[assembly.profile].serving
     config = _one(assembly, "AWS::SageMaker::EndpointConfig")
     variants = {v["VariantName"]: v for v in config["ProductionVariants"]}
-    assert set(variants) == {"champion", "challenger"}
-    assert variants["challenger"]["InitialVariantWeight"] == settings.challenger_weight
-    assert variants["champion"]["InitialVariantWeight"] == pytest.approx(1 - settings.challenger_weight)
+    assert sorted(variants) == sorted(_variants(assembly))
+    if settings.challenger:
+        assert variants["challenger"]["InitialVariantWeight"] == settings.challenger_weight
+        assert variants["champion"]["InitialVariantWeight"] == pytest.approx(1 - settings.challenger_weight)
+    else:
+        assert variants["champion"]["InitialVariantWeight"] == 1
     for variant in variants.values():
         assert variant["InstanceType"] == settings.instance_type
         assert variant["InitialInstanceCount"] == settings.instance_count
@@ -49,7 +62,7 @@ def test_data_capture_is_encrypted_and_sampled_from_the_profile(assembly: Assemb
 
 def test_models_run_isolated_in_every_zone(assembly: Assembly) -> None:
     models = assembly.resources("serving", "AWS::SageMaker::Model")
-    assert len(models) == 2
+    assert len(models) == len(_variants(assembly))
     for model in models.values():
         props = model["Properties"]
         assert props["EnableNetworkIsolation"] is True
@@ -98,7 +111,10 @@ def test_package_parameters_default_to_the_profile_and_admit_only_versions_of_th
         "ChampionPackageArn": settings.champion_package_arn,
         "ChallengerPackageArn": settings.challenger_package_arn,
     }
+    assert ("ChallengerPackageArn" in parameters) == settings.challenger
     for key, default in defaults.items():
+        if key not in parameters:
+            continue
         parameter = parameters[key]
         assert parameter["Type"] == "String" and parameter["Default"] == (default or "")
         # CloudFormation matches AllowedPattern against the whole value.
@@ -113,14 +129,17 @@ def test_package_parameters_default_to_the_profile_and_admit_only_versions_of_th
 def test_each_variant_serves_its_package_or_the_bootstrap_model(assembly: Assembly) -> None:
     template = assembly.template("serving")
     package = ARN.format(assembly.profile, 4)
-    for variant in ("champion", "challenger"):
+    for variant in _variants(assembly):
         bootstrap = model_of(template, variant, {})
         assert bootstrap["Image"].endswith("/sagemaker-xgboost:3.0-5") and bootstrap["ModelDataUrl"][
             "Fn::Sub"
         ].endswith(".gz")
         assert "ModelPackageName" not in bootstrap
-    assert model_of(template, "challenger", {"ChallengerPackageArn": package}) == {"ModelPackageName": package}
-    assert "Image" in model_of(template, "champion", {"ChallengerPackageArn": package})
+    for variant in _variants(assembly):
+        chosen = {f"{variant.capitalize()}PackageArn": package}
+        assert model_of(template, variant, chosen) == {"ModelPackageName": package}
+        for other in set(_variants(assembly)) - {variant}:
+            assert "Image" in model_of(template, other, chosen)
 
 
 def test_the_only_conditions_are_the_variants_package_choices(assembly: Assembly) -> None:
@@ -129,7 +148,7 @@ def test_the_only_conditions_are_the_variants_package_choices(assembly: Assembly
         template = assembly.template(stack)
         conditions.update({k: (stack, v) for k, v in template.get("Conditions", {}).items()})
     assert sorted(v[1]["Fn::Equals"][0]["Ref"] for v in conditions.values()) == sorted(
-        ["ChampionPackageArn", "ChallengerPackageArn"]
+        f"{variant.capitalize()}PackageArn" for variant in _variants(assembly)
     )
     assert all(stack == "serving" and c["Fn::Equals"][1] == "" for stack, c in conditions.values())
 
@@ -165,28 +184,16 @@ def test_the_cdk_cli_keeps_previous_parameter_values_on_deploy() -> None:
     assert "--no-previous-parameters" not in makefile and re.search(r"^deploy:", makefile, re.M)
 
 
-def test_a_deploy_after_an_approval_keeps_the_approved_model(assembly: Assembly) -> None:
+def approve(stack: str, parameter: str, values: dict[str, str], package: str) -> dict:
+    """The UpdateStack request the deployer sends to approve ``package`` on a stack with these parameter values."""
     from botocore.stub import Stubber
 
-    from lambdas.model_deployer.logic import deploy_challenger
+    from lambdas.model_deployer.logic import deploy_package
 
-    template = assembly.template("serving")
-    stack = assembly.stack_name("serving")
-    deployer = next(
-        f["Properties"]["Environment"]["Variables"]
-        for k, f in template["Resources"].items() if k.startswith("Deployer") and f["Type"] == "AWS::Lambda::Function"
-    )  # fmt: skip
-    assert deployer["STACK_NAME"] == stack
-    approved = ARN.format(assembly.profile, 9)
-
-    # 1. first `cdk deploy`: defaults.
-    values = cloudformation_applies(template, None, cdk_deploy_parameters(template, None, {}))
-    assert model_of(template, "challenger", values).keys() == {"Image", "ModelDataUrl"}
-    # 2. the approval: the deployer's real UpdateStack call, applied as CloudFormation applies it.
     cloudformation = boto3.client(
         "cloudformation", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
-    sent = {}
+    sent: dict = {}
     with Stubber(cloudformation) as stub:
         stub.add_response("describe_stacks", {"Stacks": [{
             "StackName": stack, "StackStatus": "UPDATE_COMPLETE", "CreationTime": datetime(2026, 11, 27, tzinfo=UTC),
@@ -195,15 +202,34 @@ def test_a_deploy_after_an_approval_keeps_the_approved_model(assembly: Assembly)
         cloudformation.meta.events.register(
             "provide-client-params.cloudformation.UpdateStack", lambda params, **_: sent.update(params)
         )
-        deploy_challenger(cloudformation, stack=stack, parameter=deployer["PACKAGE_PARAMETER"], package_arn=approved,
-                          role_arn="arn:aws:iam::123456789012:role/deploy")  # fmt: skip
+        change = deploy_package(cloudformation, stack=stack, parameter=parameter, package_arn=package,
+                                role_arn="arn:aws:iam::123456789012:role/deploy")  # fmt: skip
+    assert change["started"] is True, change
+    return sent
+
+
+def test_a_deploy_after_an_approval_keeps_the_approved_model(assembly: Assembly) -> None:
+    template = assembly.template("serving")
+    stack = assembly.stack_name("serving")
+    deployer = next(
+        f["Properties"]["Environment"]["Variables"]
+        for k, f in template["Resources"].items() if k.startswith("Deployer") and f["Type"] == "AWS::Lambda::Function"
+    )  # fmt: skip
+    assert deployer["STACK_NAME"] == stack
+    approved, variant = ARN.format(assembly.profile, 9), _approved(assembly)
+
+    # 1. first `cdk deploy`: defaults.
+    values = cloudformation_applies(template, None, cdk_deploy_parameters(template, None, {}))
+    assert model_of(template, variant, values).keys() == {"Image", "ModelDataUrl"}
+    # 2. the approval: the deployer's real UpdateStack call, applied as CloudFormation applies it.
+    sent = approve(stack, deployer["PACKAGE_PARAMETER"], values, approved)
     assert sent["UsePreviousTemplate"] is True
     values = cloudformation_applies(template, values, sent["Parameters"])
-    assert model_of(template, "challenger", values) == {"ModelPackageName": approved}
-    # 3. a later `cdk deploy` of the same code: the approved challenger stays, the champion too.
+    assert model_of(template, variant, values) == {"ModelPackageName": approved}
+    # 3. a later `cdk deploy` of the same code: the approved model stays, the champion too.
     after = cloudformation_applies(template, values, cdk_deploy_parameters(template, values, {}))
     assert after == values
-    assert model_of(template, "challenger", after) == {"ModelPackageName": approved}
+    assert model_of(template, variant, after) == {"ModelPackageName": approved}
 
 
 def test_the_deployer_passes_the_capabilities_the_template_needs(assembly: Assembly) -> None:
@@ -269,6 +295,12 @@ def test_dev_shifts_all_at_once_then_bakes_and_prod_sends_a_canary_of_instances(
         ({"instance_type": "ml.m5d.large"}, "serving.instance_type", "known vCPU count"),
         ({"instance_type": "ml.p9.huge"}, "serving.instance_type", "INSTANCE_VCPUS"),
         ({"bake_minutes": 0}, "serving.bake_minutes", "from 1 to 60"),
+        # Without a challenger there is no parameter to take it: the model would never serve.
+        (
+            {"challenger": False, "challenger_package_arn": ARN.format("dev", 2)},
+            "serving.challenger_package_arn",
+            "None without a challenger",
+        ),
     ],
 )
 def test_the_profile_refuses_routing_and_instance_types_sagemaker_or_the_alarms_cannot_use(
@@ -283,7 +315,7 @@ def test_the_profile_refuses_routing_and_instance_types_sagemaker_or_the_alarms_
 def test_each_variant_autoscales_on_invocations_within_profile_bounds(assembly: Assembly) -> None:
     settings = PROFILES[assembly.profile].serving
     targets = assembly.resources("serving", "AWS::ApplicationAutoScaling::ScalableTarget")
-    assert len(targets) == 2
+    assert len(targets) == (len(_variants(assembly)) if settings.autoscaling else 0)
     for target in targets.values():
         props = target["Properties"]
         assert props["MinCapacity"] == settings.instance_count and props["MaxCapacity"] == settings.max_instance_count
@@ -300,7 +332,7 @@ def test_each_variant_autoscales_on_invocations_within_profile_bounds(assembly: 
 @pytest.mark.parametrize("kind", ["5xx-rate", "4xx-rate", "p99-latency", "overhead-latency", "cpu", "memory"])
 def test_every_variant_has_each_alarm_wired_to_the_topic(assembly: Assembly, kind: str) -> None:
     alarms = [a["Properties"] for a in assembly.resources("serving", "AWS::CloudWatch::Alarm").values()]
-    for variant in ("champion", "challenger"):
+    for variant in _variants(assembly):
         (alarm,) = [a for a in alarms if a.get("AlarmName") == f"mlops-{assembly.profile}-churn-{variant}-{kind}"]
         assert "AlarmTopic" in json.dumps(alarm["AlarmActions"])
     latency = next(a for a in alarms if a.get("AlarmName", "").endswith("champion-p99-latency"))
@@ -316,8 +348,9 @@ def test_the_cpu_alarm_scales_with_the_instance_vcpus_and_memory_does_not(assemb
     (instance_type,) = {
         v["InstanceType"] for v in _one(assembly, "AWS::SageMaker::EndpointConfig")["ProductionVariants"]
     }
-    vcpus = {"ml.m5.large": 2, "ml.m5.xlarge": 4}[instance_type]  # from the EC2 instance type specifications
-    for variant in ("champion", "challenger"):
+    # From the EC2 instance type specifications.
+    vcpus = {"ml.t2.medium": 2, "ml.m5.large": 2, "ml.m5.xlarge": 4}[instance_type]
+    for variant in _variants(assembly):
         cpu = alarms[f"mlops-{assembly.profile}-churn-{variant}-cpu"]
         memory = alarms[f"mlops-{assembly.profile}-churn-{variant}-memory"]
         assert cpu["Namespace"] == "/aws/sagemaker/Endpoints" and cpu["MetricName"] == "CPUUtilization"
@@ -337,30 +370,35 @@ def test_an_idle_dev_endpoint_raises_no_alarm_and_prod_alarms_on_silence(dev: As
     ]  # fmt: skip
 
 
-def test_dashboard_shows_both_variants(assembly: Assembly) -> None:
+def test_dashboard_shows_every_variant(assembly: Assembly) -> None:
     body = json.dumps(_one(assembly, "AWS::CloudWatch::Dashboard")["DashboardBody"])
     for metric in ("Invocations", "Invocation5XXErrors", "ModelLatency", "CPUUtilization", "MemoryUtilization"):
         assert metric in body
-    assert body.count("champion") >= 7 and body.count("challenger") >= 7
+    for variant in ("champion", "challenger"):
+        assert (body.count(variant) >= 7) == (variant in _variants(assembly)), variant
 
 
-def test_promotion_runs_on_schedule_and_approval_starts_the_deployer(assembly: Assembly) -> None:
+def test_approval_starts_the_deployer_and_a_challenger_gets_a_promotion_schedule(assembly: Assembly) -> None:
     settings = PROFILES[assembly.profile].serving
     rules = {k: r["Properties"] for k, r in assembly.resources("serving", "AWS::Events::Rule").items()}
-    schedule = next(v for k, v in rules.items() if k.startswith("PromotionSchedule"))
+    functions = {k: f["Properties"] for k, f in assembly.resources("serving", "AWS::Lambda::Function").items()}
     approved = next(v for k, v in rules.items() if k.startswith("OnModelApproved"))
-    assert schedule["ScheduleExpression"] == settings.promotion_schedule
+    schedules = [v for k, v in rules.items() if k.startswith("PromotionSchedule")]
+    if not settings.challenger:  # nothing to promote
+        assert schedules == [] and not [k for k in functions if k.startswith("Promotion")]
+    else:
+        (schedule,) = schedules
+        assert schedule["ScheduleExpression"] == settings.promotion_schedule
+        promotion = next(v for k, v in functions.items() if k.startswith("Promotion"))["Environment"]["Variables"]
+        assert promotion["DRY_RUN"] == ("true" if settings.promotion_dry_run else "false")
     assert approved["EventPattern"]["source"] == ["aws.sagemaker"]
     assert approved["EventPattern"]["detail"] == {
         "ModelPackageGroupName": [f"mlops-{assembly.profile}-churn"], "ModelApprovalStatus": ["Approved"]
     }  # fmt: skip
-    for rule in (schedule, approved):
+    for rule in (*schedules, approved):
         assert rule["Targets"][0]["DeadLetterConfig"] and rule["Targets"][0]["RetryPolicy"]["MaximumRetryAttempts"] == 2
-    functions = {k: f["Properties"] for k, f in assembly.resources("serving", "AWS::Lambda::Function").items()}
-    promotion = next(v for k, v in functions.items() if k.startswith("Promotion"))["Environment"]["Variables"]
-    assert promotion["DRY_RUN"] == ("true" if settings.promotion_dry_run else "false")
     deployer = next(v for k, v in functions.items() if k.startswith("Deployer"))["Environment"]["Variables"]
-    assert deployer["PACKAGE_PARAMETER"] == "ChallengerPackageArn"
+    assert deployer["PACKAGE_PARAMETER"] == f"{_approved(assembly).capitalize()}PackageArn"
     assert deployer["PACKAGE_PARAMETER"] in assembly.template("serving")["Parameters"]
     assert deployer["DEPLOY_ROLE_ARN"] == {"Fn::GetAtt": [_deploy_role(assembly), "Arn"]}
 
@@ -419,7 +457,7 @@ def _alarm_arn(name: str) -> str:
     return f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{name}"
 
 
-def test_the_deploy_role_can_do_what_a_challenger_update_makes_cloudformation_do(assembly: Assembly) -> None:
+def test_the_deploy_role_can_do_what_an_approval_update_makes_cloudformation_do(assembly: Assembly) -> None:
     role = _deploy_role(assembly)
     template = assembly.template("serving")
     statements = _statements(assembly, role)
@@ -429,7 +467,7 @@ def test_the_deploy_role_can_do_what_a_challenger_update_makes_cloudformation_do
     package = ARN.format(assembly.profile, 9)
     model_arn = "arn:aws:sagemaker:eu-west-1:123456789012:model/churnchallengermodel-abc"
     config_arn = "arn:aws:sagemaker:eu-west-1:123456789012:endpoint-config/churnconfig-abc"
-    # Replacing the challenger model and the config (created, tagged, deleted in cleanup or on rollback).
+    # Replacing the approved variant's model and the config (created, tagged, deleted in cleanup or on rollback).
     for action in ("CreateModel", "DescribeModel", "DeleteModel", "AddTags"):
         assert _allows(statements, f"sagemaker:{action}", model_arn), action
     for action in ("CreateEndpointConfig", "DescribeEndpointConfig", "DeleteEndpointConfig", "AddTags"):

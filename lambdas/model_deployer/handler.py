@@ -17,7 +17,7 @@ from .logic import (
     baseline_prefix,
     check_package,
     copy_baselines,
-    deploy_challenger,
+    deploy_package,
 )
 
 logger = Logger()
@@ -50,7 +50,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     try:
         package = approved_package(event, group)
         described = check_package(_sagemaker, package, group)
-        change = deploy_challenger(
+        change = deploy_package(
             _cloudformation,
             stack=os.environ["STACK_NAME"],
             parameter=os.environ["PACKAGE_PARAMETER"],
@@ -74,7 +74,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         metrics.add_metric(name="DeploymentsDeferred", unit=MetricUnit.Count, value=1)
         raise
     if change["started"]:
-        logger.info("challenger stack update started", extra=change)
+        logger.info("stack update started", extra=change)
         metrics.add_metric(name="DeploymentsStarted", unit=MetricUnit.Count, value=1)
     else:
         logger.info("nothing to do", extra=change)

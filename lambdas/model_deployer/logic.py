@@ -1,14 +1,16 @@
-"""Approval -> challenger: make a newly approved model package the challenger, through CloudFormation.
+"""Approval -> endpoint: make a newly approved model package a variant's model, through CloudFormation.
 
 CloudFormation owns the endpoint. On "SageMaker Model Package State Change" with
 ``ModelApprovalStatus: Approved`` for the platform's group (source
 ``aws.sagemaker``), the deployer checks with ``DescribeModelPackage`` that the
 package is in that group and Approved, then updates the serving stack with its
-previous template, every parameter at its previous value except the challenger's
-package ARN, under the stack's narrow deployment role. CloudFormation replaces the
-challenger's model and the endpoint config and updates the endpoint under the
-blue/green guardrails; a rolled-back endpoint update rolls the stack (and the
-parameter) back and removes what it created, so nothing is left behind.
+previous template, every parameter at its previous value except the package
+parameter the stack names (``PACKAGE_PARAMETER``: the challenger's, or the
+champion's on an endpoint without a challenger), under the stack's narrow
+deployment role. CloudFormation replaces that variant's model and the endpoint
+config and updates the endpoint under the blue/green guardrails; a rolled-back
+endpoint update rolls the stack (and the parameter) back and removes what it
+created, so nothing is left behind.
 
 Then the baselines the package names (its pipeline execution's
 ``baselines/`` prefix in the artifact bucket) are copied to the prefix the
@@ -148,7 +150,7 @@ def client_token(package_arn: str, stack: dict) -> str:
     return f"approve-{group}-{version}-{int(changed.timestamp())}"[:128]
 
 
-def deploy_challenger(cloudformation, *, stack: str, parameter: str, package_arn: str, role_arn: str) -> dict:
+def deploy_package(cloudformation, *, stack: str, parameter: str, package_arn: str, role_arn: str) -> dict:
     """Set the stack's ``parameter`` to ``package_arn`` with a stack update; returns what happened.
 
     CloudFormation refusing the update (a bad parameter, a missing stack...) is a DeployError: a refused

@@ -116,7 +116,9 @@ def mappings() -> list[Mapping]:
                                           "AWS::ApplicationAutoScaling::ScalingPolicy")),
         m(PRACTICE, "ab-testing", "A/B test models with production variants",
           "champion and challenger variants on one endpoint; the promotion function shifts weights",
-          "tests/test_ab_operations.py", ("AWS::SageMaker::EndpointConfig",)),
+          "tests/test_ab_operations.py", ("AWS::SageMaker::EndpointConfig",),
+          # A profile without a challenger (serving.challenger False) runs one variant: no A/B test there.
+          where=lambda r: len(_props(r).get("ProductionVariants", [])) > 1),
         m(PRACTICE, "retraining", "Retrain on schedule and on drift",
           "SageMaker pipeline, retraining rules on schedule and on retrain alarms, with a cool-down guard",
           "tests/test_retraining_guard.py, tests/test_training_stack.py",

@@ -668,7 +668,7 @@ LEAN = derive(
     vpc_cidr="10.30.0.0/16",
     vpc_workloads="sagemaker",
     ingest={"stream_shards": 1},
-    serving={"instance_type": "ml.t2.medium"},
+    serving={"instance_type": "ml.t2.medium", "challenger": False},
     monitoring={"instance_type": "ml.t3.medium"},
 )
 

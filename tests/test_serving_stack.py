@@ -552,9 +552,16 @@ def test_the_deployer_copies_baselines_only_from_pipeline_runs_to_where_monitori
 
 
 def test_the_deployer_reaches_cloudformation_from_its_subnets(assembly: Assembly) -> None:
+    """In the VPC, through the CloudFormation interface endpoint; outside it (vpc_workloads "sagemaker"),
+    at the public endpoint. (MLOps-VpcServiceReachability checks routes and security groups too.)"""
+    (deployer,) = [
+        f["Properties"] for k, f in assembly.resources("serving", "AWS::Lambda::Function").items()
+        if k.startswith("DeployerFunction")
+    ]  # fmt: skip
     endpoints = assembly.resources("network", "AWS::EC2::VPCEndpoint").values()
     services = [json.dumps(e["Properties"]["ServiceName"]) for e in endpoints]
-    assert any(".cloudformation" in s for s in services), services
+    assert ("VpcConfig" in deployer) == PROFILES[assembly.profile].functions_in_vpc
+    assert any(".cloudformation" in s for s in services) == ("VpcConfig" in deployer), services
 
 
 def test_bootstrap_model_is_rebuilt_byte_for_byte(dataset, tmp_path) -> None:

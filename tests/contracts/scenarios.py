@@ -103,6 +103,11 @@ def promotion_responses(asm: Assembly, env: dict) -> dict:
     }
 
 
+def profile_of(asm: Assembly) -> str:
+    """The profile a synthesized assembly belongs to (its stacks are mlops-<profile>-<stack>)."""
+    return next(iter(asm.templates)).split("-")[1]
+
+
 def approval_event(asm: Assembly, group: str) -> dict:
     arn = f"arn:aws:sagemaker:eu-west-1:{asm.account}:model-package/{group}/7"
     return {"id": "evt-approve", "source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
@@ -114,8 +119,11 @@ def approval_event(asm: Assembly, group: str) -> dict:
 def deployer_responses(asm: Assembly, env: dict) -> dict:
     endpoint, config, models = _serving(asm)
     group = env.get("MODEL_PACKAGE_GROUP", "")
-    challenger = next(v for v in config["ProductionVariants"] if v["VariantName"] == "challenger")
-    model = models.get(challenger["ModelName"], next(iter(models.values())))
+    # The variant the deployer replaces: the one its package parameter serves (ChallengerPackageArn, or
+    # ChampionPackageArn on an endpoint without a challenger).
+    target = env.get("PACKAGE_PARAMETER", "ChallengerPackageArn").removesuffix("PackageArn").lower()
+    variant = next(v for v in config["ProductionVariants"] if v["VariantName"] == target)
+    model = models.get(variant["ModelName"], next(iter(models.values())))
     serving = asm.stack("serving")
     parameters = [{"ParameterKey": k, "ParameterValue": v.get("Default", "")}
                   for k, v in asm.templates[serving].get("Parameters", {}).items()]  # fmt: skip
@@ -146,7 +154,7 @@ def deployer_responses(asm: Assembly, env: dict) -> dict:
             "EndpointConfigName": config["EndpointConfigName"],
         },
         "sagemaker.DescribeEndpointConfig": config,
-        "sagemaker.DescribeModel": {"ModelName": challenger["ModelName"], **model},
+        "sagemaker.DescribeModel": {"ModelName": variant["ModelName"], **model},
         "sagemaker.CreateModel": {"ModelArn": "arn"},
         "sagemaker.CreateEndpointConfig": {"EndpointConfigArn": "arn"},
         "sagemaker.UpdateEndpoint": {"EndpointArn": "arn"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from config import PROFILES
 from posture.contracts.access import call_problems, derived_key_needs, env_of
 from posture.contracts.calls import Call, Env, UnknownOperation, needs, recording
 from posture.contracts.model import STACK_ID_SUFFIX
@@ -37,6 +38,10 @@ def test_retraining_guard_calls_are_allowed_reachable_and_admitted(
 def test_ab_promotion_calls_are_allowed_reachable_and_admitted(
     model, monkeypatch, fake_aws_credentials, lambda_context
 ):
+    if not PROFILES[scenarios.profile_of(model)].serving.challenger:
+        # Nothing to promote: the endpoint serves the champion alone, and no promotion function exists.
+        assert not [f for f in model.resources("AWS::Lambda::Function") if "ab_promotion" in str(f.properties)]
+        return
     run = scenarios.run_handler(
         model, monkeypatch, "ab_promotion", {"dry_run": False}, lambda_context, scenarios.promotion_responses
     )

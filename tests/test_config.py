@@ -38,6 +38,7 @@ def test_profiles_differ_in_numbers_not_shape() -> None:
         ({"removal_policy": "snapshot"}, "removal_policy", "destroy"),
         ({"termination_protection": True}, "termination_protection", "retain"),
         ({"owner": ""}, "owner", "1-256 characters"),
+        ({"vpc_workloads": "lambda"}, "vpc_workloads", "one of ('all', 'sagemaker')"),
     ],
 )
 def test_bad_value_names_the_key_and_what_is_allowed(change: dict, key: str, allowed: str) -> None:
@@ -45,6 +46,27 @@ def test_bad_value_names_the_key_and_what_is_allowed(change: dict, key: str, all
         dataclasses.replace(PROFILES["dev"], **change)
     assert err.value.key == key
     assert f"key '{key}'" in str(err.value) and allowed in str(err.value)
+
+
+def test_a_profile_that_keeps_data_keeps_its_functions_in_the_vpc() -> None:
+    with pytest.raises(ProfileError) as err:
+        derive(PROFILES["prod"], name="cheapprod", vpc_workloads="sagemaker")
+    assert err.value.key == "vpc_workloads" and "retain" in str(err.value)
+    assert derive(PROFILES["dev"], name="lean2", vpc_workloads="sagemaker").functions_in_vpc is False
+
+
+@pytest.mark.parametrize("shards", [0, 501, True, 1.5])
+def test_a_provisioned_stream_needs_1_to_500_shards(shards: object) -> None:
+    with pytest.raises(ProfileError) as err:
+        derive(PROFILES["dev"], name="shards", ingest={"stream_shards": shards})
+    assert err.value.key == "ingest.stream_shards"
+
+
+def test_lean_is_dev_with_its_overrides() -> None:
+    lean, dev = PROFILES["lean"], PROFILES["dev"]
+    assert not lean.functions_in_vpc and not lean.serving.challenger and lean.ingest.stream_shards == 1
+    assert lean.removal_policy == dev.removal_policy == "destroy"
+    assert lean.availability_zones == dev.availability_zones and lean.vpc_cidr != dev.vpc_cidr
 
 
 def test_bad_lifecycle_value_names_the_nested_key() -> None:

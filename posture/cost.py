@@ -431,8 +431,7 @@ def gives_up(base: str, other: str) -> list[str]:
 
 
 def _profile(outdir: Path) -> str:
-    names = [n for n in Assembly(outdir).templates]
-    return names[0].split("-")[1] if names else outdir.name
+    return Assembly(outdir).profile or outdir.name
 
 
 def report(estimates: dict[str, Estimate]) -> str:

@@ -117,7 +117,8 @@ def test_only_sagemaker_compute_is_in_the_vpc_where_the_profile_says_so(assembly
     """vpc_workloads "sagemaker": no function and no Glue job or connection in the VPC, and each such
     function acknowledges the packs' LambdaInsideVPC finding; SageMaker models and jobs stay in it."""
     in_vpc = PROFILES[assembly.profile].functions_in_vpc
-    for stack in ("network", "alerts", "data-lake", "ingest", "training", "serving", "audit", "monitoring"):
+    for path in sorted(assembly.outdir.glob(f"mlops-{assembly.profile}-*.template.json")):
+        stack = path.name.removesuffix(".template.json").removeprefix(f"mlops-{assembly.profile}-")
         for rid, res in assembly.template(stack)["Resources"].items():
             props = res.get("Properties", {})
             if res["Type"] == "AWS::Lambda::Function" and "Handler" in props and "lambda_handler" in props["Handler"]:

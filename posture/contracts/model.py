@@ -160,6 +160,11 @@ class Assembly:
         raw = self.templates[stack]["Resources"][logical_id]
         return Resource(stack, logical_id, raw["Type"], raw.get("Properties", {}), raw)
 
+    @property
+    def profile(self) -> str | None:
+        """The profile the stacks were synthesized for (they are named ``mlops-<profile>-<stack>``)."""
+        return next(iter(self.templates)).split("-")[1] if self.templates else None
+
     def stack(self, suffix: str) -> str:
         """The full stack name ending in ``-suffix``."""
         (name,) = [n for n in self.templates if n.endswith(f"-{suffix}")]

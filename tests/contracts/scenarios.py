@@ -103,11 +103,6 @@ def promotion_responses(asm: Assembly, env: dict) -> dict:
     }
 
 
-def profile_of(asm: Assembly) -> str:
-    """The profile a synthesized assembly belongs to (its stacks are mlops-<profile>-<stack>)."""
-    return next(iter(asm.templates)).split("-")[1]
-
-
 def approval_event(asm: Assembly, group: str) -> dict:
     arn = f"arn:aws:sagemaker:eu-west-1:{asm.account}:model-package/{group}/7"
     return {"id": "evt-approve", "source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",

@@ -38,7 +38,7 @@ def test_retraining_guard_calls_are_allowed_reachable_and_admitted(
 def test_ab_promotion_calls_are_allowed_reachable_and_admitted(
     model, monkeypatch, fake_aws_credentials, lambda_context
 ):
-    if not PROFILES[scenarios.profile_of(model)].serving.challenger:
+    if not PROFILES[str(model.profile)].serving.challenger:
         # Nothing to promote: the endpoint serves the champion alone, and no promotion function exists.
         assert not [f for f in model.resources("AWS::Lambda::Function") if "ab_promotion" in str(f.properties)]
         return

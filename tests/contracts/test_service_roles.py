@@ -7,7 +7,6 @@ import pytest
 from config import PROFILES
 from posture.contracts import services
 from posture.contracts.iam import Request
-from tests.contracts import scenarios
 
 
 def _check(asm, needs) -> None:
@@ -61,7 +60,7 @@ def test_glue_job_reaches_the_services_it_calls_from_its_connection(model) -> No
     (job,) = model.resources("AWS::Glue::Job")
     networks = services.glue_job_networks(model, job)
     # A profile with vpc_workloads "sagemaker" runs the job in Glue's own network: nothing to reach through.
-    assert bool(networks) == PROFILES[scenarios.profile_of(model)].functions_in_vpc
+    assert bool(networks) == PROFILES[str(model.profile)].functions_in_vpc
     problems = [p for who, subnets, groups in networks
                 for p in services.network_problems(model, who, subnets, groups, ("s3", "glue", "logs", "monitoring"))]  # fmt: skip
     assert not problems, "\n".join(problems)

